@@ -9,4 +9,5 @@ PY=${PYTHON:-python3}
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install --quiet torch==2.13.0
 "$PY" -m pip install --quiet -e ".[dev]"
 export MPLBACKEND=Agg PYTHONWARNINGS="ignore::DeprecationWarning"
-"$PY" -c "from nbdev.test import nbdev_test; nbdev_test()" --do_print --timing "$@"
+BIN=$("$PY" -c "import sysconfig; print(sysconfig.get_path('scripts'))")
+"$BIN/nbdev_test" --do_print --timing "$@"
