@@ -11,7 +11,7 @@ import dp_sparse
 __all__ = ['COMMANDS', 'build_parser', 'main']
 
 # %% ../nbs/10b_cli.ipynb #e6a79e54
-from .train import TrainConfig, train, MODELS
+from .train import TrainConfig, train, MODELS, SUBSPACES
 
 def _train_arguments(p:argparse.ArgumentParser):
     d = TrainConfig()
@@ -30,7 +30,15 @@ def _train_arguments(p:argparse.ArgumentParser):
     a('--delta', type=float, default=d.delta, help='target delta in (0, 1) (default: %(default)s)')
     a('--noise', choices=['iid', 'bsr'], default=d.noise, help='independent or BSR-correlated noise (default: %(default)s)')
     a('--bandwidth', type=int, default=d.bandwidth, help='BSR bands p (default: min(32, batches per epoch))')
-    a('--method', choices=['dense'], default=d.method, help='gradient subspace (default: %(default)s)')
+    a('--method', choices=list(SUBSPACES), default=d.method, help='gradient subspace (default: %(default)s)')
+    a('--freeze-rate', type=float, default=d.freeze_rate, help='freeze: final frozen fraction in [0, 1) (default: %(default)s)')
+    a('--sparsity', type=float, default=d.sparsity, help='pruning: fraction not trained, in [0, 1) (default: %(default)s)')
+    a('--criterion', choices=['magnitude', 'random'], default=d.criterion, help='pruning: how coordinates are chosen (default: %(default)s)')
+    a('--select-every', type=int, default=d.select_every, help='prune-select: re-select every this many steps (default: %(default)s)')
+    a('--rank', type=int, default=d.rank, help='lsg: rank of the carriers (default: %(default)s)')
+    a('--density', type=float, default=d.density, help='lsg: fraction of low-rank coordinates kept (default: %(default)s)')
+    a('--refresh', type=int, default=d.refresh, help='lsg: recompute carriers every this many steps (default: %(default)s)')
+    a('--public-fraction', type=float, default=d.public_fraction, help='fraction of the training set made public (default: %(default)s)')
     a('--max-physical-batch-size', type=int, default=None, help='clip in chunks of at most this many examples')
     a('--device', default=d.device, help="'auto', 'cpu', 'cuda', 'cuda:1', ... (default: %(default)s)")
     a('--seed', type=int, default=d.seed, help='seed of model init, sampling and noise (default: %(default)s)')
@@ -44,7 +52,10 @@ def _train_run(args) -> int:
     cfg = TrainConfig(dataset=args.dataset, model=args.model, width=args.width, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, max_grad_norm=args.max_grad_norm,
                       epsilon=eps, noise_multiplier=args.noise_multiplier, delta=args.delta, noise=args.noise,
-                      bandwidth=args.bandwidth, method=args.method, max_physical_batch_size=args.max_physical_batch_size,
+                      bandwidth=args.bandwidth, method=args.method, freeze_rate=args.freeze_rate, sparsity=args.sparsity,
+                      criterion=args.criterion, select_every=args.select_every, rank=args.rank, density=args.density,
+                      refresh=args.refresh, public_fraction=args.public_fraction,
+                      max_physical_batch_size=args.max_physical_batch_size,
                       device=args.device, seed=args.seed, out=args.out, resume=args.resume)
     try: cfg.validate()
     except ValueError as e:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_clipping.ipynb #f0b2f0ce
 from __future__ import annotations
-import math, warnings
+import inspect, math, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -76,12 +76,16 @@ def linear_rule(m:nn.Linear, # the layer
                 a:Tensor,    # (B, ..., d) input
                 g:Tensor,    # (B, ..., p) output gradient
                 ghost:bool,  # may return SqNorm for the weight
+                masks:dict|None=None, # {'weight': (p, d) 0/1 mask}: the SqNorm is over the masked entries
                )->dict:      # {'weight': (B, p, d) or SqNorm, 'bias': (B, p)}
     "Per-example weight/bias gradients or ghost norm of nn.Linear on (B, d) or (B, T, d) input."
     B = a.shape[0]
     a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])  # (B, T, d), (B, T, p)
     T, d, p = a.shape[1], a.shape[2], g.shape[2]
-    w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(T, d, p) else seq_weight_grad(a, g)
+    M = (masks or {}).get('weight')
+    if M is not None:  # T = 1: ||M * (g a^T)||^2 = sum_jk M_jk g_j^2 a_k^2 = (g^2)^T M (a^2), one GEMM
+        w = SqNorm(((g[:, 0].square() @ M.to(g.dtype)) * a[:, 0].square()).sum(1)) if T == 1 else seq_weight_grad(a, g)
+    else: w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(T, d, p) else seq_weight_grad(a, g)
     return {'weight': w} if m.bias is None else {'weight': w, 'bias': g.sum(1)}
 
 # %% ../nbs/01_clipping.ipynb #67f43f7c
@@ -294,6 +298,11 @@ def _assign_params(calls:list, used:set) -> list:
                 todo[i][0].append((n, calls[i].module.get_parameter(n))); todo[i][1] = False
     return todo
 
+def _takes_masks(rule) -> bool:
+    "Whether a rule declares a `masks` argument (and so computes masked ghost norms itself)."
+    try: return 'masks' in inspect.signature(rule).parameters
+    except (TypeError, ValueError): return False
+
 def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExample:
     _check_supported(model)
     masks = _check_masks(model, masks)
@@ -326,9 +335,10 @@ def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExa
         rule = find_rule(c.module, rules) if rule_ok else None
         if rule is None: res = func_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])
         else:
-            ghost = all(uses[id(p)] == 1 and p not in masks for _, p in plist)
+            pm = {n: masks[p] for n, p in plist if p in masks}
+            ghost = all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
             a = c.args[0].to(acc) if c.args[0].is_floating_point() else c.args[0]
-            res = rule(c.module, a, gr[0].to(acc), ghost)
+            res = rule(c.module, a, gr[0].to(acc), ghost, masks=pm) if ghost and pm else rule(c.module, a, gr[0].to(acc), ghost)
         ghosts = []
         for n, p in plist:
             v = res[n]
@@ -409,6 +419,7 @@ def clip_and_accumulate(model:nn.Module,       # any model without batch-mixing 
         for (_, p), g in zip(ghosts, torch.autograd.grad(c.edges, [p for _, p in ghosts], fs, retain_graph=True,
                                                           allow_unused=True)):
             if g is None: continue
+            if p in masks: g = g * masks[p].to(g.dtype)   # M * sum_i f_i g_i a_i^T = sum_i f_i (M * grad_i)
             sums[p] = g if p not in sums else sums[p] + g
     for p in params: _accumulate(p, sums[p] if p in sums else torch.zeros_like(p))  # unused params: zeros, like DP noise needs
     return pe.norms.float()

@@ -13,6 +13,7 @@ from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS
 from .clipping import clip_and_accumulate, per_example_grad_norms
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
+from .subspace import Subspace, Dense
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_batch, collate_batch
 
 # %% auto #0
@@ -22,6 +23,9 @@ __all__ = ['DPOptimizer', 'PrivacyEngine']
 def _check_positive(name, v, allow_inf=False):
     ok = isinstance(v, (int, float)) and v > 0 and (allow_inf or math.isfinite(v))
     if not ok: raise ValueError(f"{name} must be a {'positive number (inf allowed)' if allow_inf else 'finite number > 0'}, got {v!r}")
+
+_SUBSPACE_METHODS = ('bind', 'begin_step', 'clipped_sum', 'zeros', 'lift', 'pre_step', 'post_step',
+                     'state_dict', 'load_state_dict')
 
 class DPOptimizer:
     "Wraps a torch optimizer: per-example clipping, noise, division by the expected batch size, step, accounting."
@@ -38,7 +42,10 @@ class DPOptimizer:
                  accountant:RDPAccountant|None=None, # charged at every step; a fresh RDPAccountant when None
                  max_steps:int|None=None,         # BSR: the number of steps the factorization covers; more is refused
                  max_physical_batch_size:int|None=None, # virtual steps: clip in chunks of at most this many examples
-                 seed:int|None=None):             # seed of the default noise generator (None: OS entropy)
+                 seed:int|None=None,              # seed of the default noise generator (None: OS entropy)
+                 subspace:Subspace|None=None,     # gradient subspace (chapter 04); default Dense() = plain DP-SGD
+                 steps_per_epoch:int|None=None,   # batches per epoch, for subspaces that change per epoch
+                 total_steps:int|None=None):      # planned steps, for subspace schedules (default max_steps)
         _check_positive('noise_multiplier', noise_multiplier)
         _check_positive('max_grad_norm', max_grad_norm, allow_inf=True)
         _check_positive('expected_batch_size', expected_batch_size)
@@ -57,45 +64,59 @@ class DPOptimizer:
         owned = {id(p) for p in model.parameters()}
         if any(id(p) not in owned for p in self.params):
             raise ValueError("optimizer holds parameters that are not in `model`: their gradients could not be clipped")
+        missing = [m for m in _SUBSPACE_METHODS if not callable(getattr(subspace, m, None))]
+        if subspace is not None and missing:   # structural: any object speaking the protocol of chapter 04 will do
+            raise TypeError(f"subspace must implement the Subspace protocol (Dense, RandomFreeze, ...); "
+                            f"{type(subspace).__name__} lacks {missing}")
+        self.subspace = (subspace if subspace is not None else Dense()).bind(
+            self.params, steps_per_epoch=steps_per_epoch, total_steps=total_steps if total_steps is not None else max_steps)
         self.steps_taken = 0
-        self._sums: dict[int, Tensor] = {}
+        self._sums: list[Tensor]|None = None   # clipped sums of this step, in the subspace's coordinates
+        self._prepared: int|None = None       # the step whose subspace was chosen (begin_step called)
+        self._changed = False                 # whether that choice changed the coordinates
 
     @property
     def param_groups(self): return self.optimizer.param_groups
 
     def zero_grad(self, set_to_none:bool=True):
         "Drop the accumulated clipped sums and the parameters' gradients."
-        self._sums.clear()
+        self._sums = None
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
 # %% ../nbs/08_optim.ipynb #0258f692
 from fastcore.basics import patch
 
 @patch
+def _begin_step(self:DPOptimizer):
+    "Choose the subspace of the coming step once (public information only: step index, seed, public data, history)."
+    if self._prepared != self.steps_taken:
+        self._changed = bool(self.subspace.begin_step(self.steps_taken)) or self._prepared is None
+        self._prepared = self.steps_taken
+
+@patch
 def clip_and_accumulate(self:DPOptimizer,
                         x,                     # inputs: a Tensor or tuple of Tensors, batch dim 0 (may be empty)
                         y:Tensor,              # targets, batch dim 0
                         loss_fn:Callable|None=None, # per-example loss; default the optimizer's `loss_fn`
-                       )->Tensor:              # the unclipped per-example gradient norms, shape (B,)
-    "Add the sum of the clipped per-example gradients of this batch to the optimizer's buffers."
+                       )->Tensor:              # the unclipped per-example gradient norms over the subspace, shape (B,)
+    "Add the sum of the clipped per-example gradients of this batch, in this step's subspace, to the optimizer's buffers."
     loss_fn = loss_fn or self.loss_fn
+    self._begin_step()
     xs = x if isinstance(x, (tuple, list)) else (x,)
     norms = []
     for chunk in split_batch((*xs, y), self.max_physical_batch_size):
         *cx, cy = chunk
-        saved = [p.grad for p in self.params]
-        for p in self.params: p.grad = None
-        try:
-            norms.append(clip_and_accumulate(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm))
-            for p in self.params:
-                if p.grad is not None:
-                    s = self._sums.get(id(p))
-                    self._sums[id(p)] = p.grad.detach() if s is None else s + p.grad.detach()
-        finally:
-            for p, g in zip(self.params, saved): p.grad = g
+        n, sums = self.subspace.clipped_sum(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm)
+        norms.append(n)
+        self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
     return torch.cat(norms) if norms else torch.zeros(0)
 
 # %% ../nbs/08_optim.ipynb #50ec6789
+@patch
+def _reduce_sums(self:DPOptimizer, sums:list[Tensor])->list[Tensor]:
+    "The clipped sums of all workers of this step; one process: its own. Overridden for multi-process training."
+    return sums
+
 @patch
 def step(self:DPOptimizer, closure=None):
     "One private step: noisy average of the accumulated clipped sums -> `.grad` -> accountant -> base step."
@@ -104,30 +125,39 @@ def step(self:DPOptimizer, closure=None):
     bsr = isinstance(self.noise, BSRNoise)
     if bsr and self.steps_taken >= self.max_steps:
         raise RuntimeError(f"the BSR factorization covers max_steps={self.max_steps} steps; more would break its privacy guarantee")
-    sums = [self._sums.get(id(p), torch.zeros_like(p)) for p in self.params]   # an empty batch sums to zero
+    self._begin_step()
+    sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
+    sums = self._reduce_sums(sums)
+    if self._changed: self.noise.reset_buffers()   # BSR: the buffers held other coordinates (no-op for iid)
     noise = self.noise.sample(sums)
-    for p, s, z in zip(self.params, sums, noise):
-        p.grad = ((s + z) / self.expected_batch_size).to(p.dtype)
+    grads = self.subspace.lift([(s + z) / self.expected_batch_size for s, z in zip(sums, noise)])
+    for p, g in zip(self.params, grads): p.grad = g.to(p.dtype)
     if bsr:
         if self.steps_taken == 0: self.accountant.step_gaussian(noise_multiplier=self.noise_multiplier)
     else:
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
-    self._sums.clear()
+    self._sums, self._changed = None, False
     self.steps_taken += 1
-    return self.optimizer.step()
+    saved = self.subspace.pre_step(self.optimizer)
+    out = self.optimizer.step()
+    self.subspace.post_step(self.optimizer, saved)
+    return out
 
 @patch
 def state_dict(self:DPOptimizer) -> dict:
-    "Everything a resumed run needs: base optimizer, noise stream, accountant, step count."
+    "Everything a resumed run needs: base optimizer, noise stream, accountant, subspace, step count."
     return {'optimizer': self.optimizer.state_dict(), 'noise': self.noise.state_dict(),
-            'accountant': self.accountant.state_dict(), 'steps_taken': self.steps_taken}
+            'accountant': self.accountant.state_dict(), 'subspace': self.subspace.state_dict(),
+            'steps_taken': self.steps_taken}
 
 @patch
 def load_state_dict(self:DPOptimizer, d:dict):
-    missing = {'optimizer', 'noise', 'accountant', 'steps_taken'} - set(d)
+    missing = {'optimizer', 'noise', 'accountant', 'subspace', 'steps_taken'} - set(d)
     if missing: raise ValueError(f"DPOptimizer state_dict lacks {sorted(missing)}")
     self.optimizer.load_state_dict(d['optimizer']); self.noise.load_state_dict(d['noise'])
-    self.accountant.load_state_dict(d['accountant']); self.steps_taken = int(d['steps_taken'])
+    self.accountant.load_state_dict(d['accountant']); self.subspace.load_state_dict(d['subspace'])
+    self.steps_taken = int(d['steps_taken'])
+    self._prepared = self.steps_taken - 1 if self.steps_taken > 0 else None   # the subspace in d is that of the last step
 
 # %% ../nbs/08_optim.ipynb #57671edb
 class PrivacyEngine:
@@ -166,6 +196,7 @@ def make_private(self:PrivacyEngine,
                  bandwidth:int|None=None,             # BSR bands p, 1 <= p <= b; default min(b, 32)
                  loss_fn:Callable|None=None,          # per-example loss (reduction='none'); default cross-entropy
                  max_physical_batch_size:int|None=None, # virtual steps
+                 subspace:Subspace|None=None,         # gradient subspace (Dense, RandomFreeze, ...); default Dense()
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
     if noise not in ('iid', 'bsr'): raise ValueError(f"noise must be 'iid' or 'bsr', got {noise!r}")
@@ -200,5 +231,6 @@ def make_private(self:PrivacyEngine,
     opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=N * q if noise == 'iid' else N / b, sample_rate=q, loss_fn=loss_fn,
                       noise=gen, accountant=self.accountant, max_steps=max_steps,
-                      max_physical_batch_size=max_physical_batch_size)
+                      max_physical_batch_size=max_physical_batch_size, subspace=subspace,
+                      steps_per_epoch=len(sampler) if noise == 'iid' else b, total_steps=steps if noise == 'iid' else n)
     return model, opt, DPDataLoader(ds, sampler)

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .data import load_dataset, DPDataLoader, PoissonBatchSampler
+from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
+from .subspace import Dense, RandomFreeze
 from .optim import PrivacyEngine, DPOptimizer
 
 # %% auto #0
-__all__ = ['MODELS', 'CKPT', 'make_model', 'TrainConfig', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'train']
+__all__ = ['MODELS', 'SUBSPACES', 'CKPT', 'make_model', 'TrainConfig', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'train']
 
 # %% ../nbs/10_train.ipynb #e5d8365f
 class _Reshape(nn.Module):
@@ -48,6 +49,11 @@ def make_model(name:str,        # one of MODELS
     raise ValueError(f"model must be one of {MODELS}, got {name!r}")
 
 # %% ../nbs/10_train.ipynb #cf74890f
+SUBSPACES: dict[str, Callable] = {  # --method -> build(cfg, model, public_ds) -> Subspace; never sees the private set
+    'dense': lambda cfg, model, public: Dense(),
+    'freeze': lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed),
+}
+
 @dataclass
 class TrainConfig:
     "Every choice of a private training run; `dp_sparse train` maps its flags onto these fields."
@@ -64,7 +70,15 @@ class TrainConfig:
     delta:float=1e-5             # target delta in (0, 1)
     noise:str='iid'              # 'iid' or 'bsr'
     bandwidth:int|None=None      # BSR bands p
-    method:str='dense'           # gradient subspace; only 'dense' so far
+    method:str='dense'           # gradient subspace: a key of SUBSPACES ('dense', 'freeze', ...)
+    freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
+    sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
+    criterion:str='magnitude'    # pruning: 'magnitude' or 'random'
+    select_every:int=10          # prune-select: re-select the trained coordinates every this many steps
+    rank:int=4                   # LSG: rank r of the carriers
+    density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
+    refresh:int=10               # LSG: recompute the carriers every this many steps
+    public_fraction:float=0.0    # fraction of the training set made public (pruning's data); never trained on privately
     max_physical_batch_size:int|None=None # virtual steps
     device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
     seed:int=0                   # seeds model init, sampling and noise (reproducible runs)
@@ -88,14 +102,15 @@ class TrainConfig:
             raise ValueError(f"noise_multiplier must be > 0 (noise is never skipped), got {self.noise_multiplier!r}")
         if not 0 < self.delta < 1: raise ValueError(f"delta must be in (0, 1), got {self.delta!r}")
         if self.noise not in ('iid', 'bsr'): raise ValueError(f"noise must be 'iid' or 'bsr', got {self.noise!r}")
-        if self.method != 'dense': raise ValueError(f"method must be 'dense' (the subspace methods are not built yet), got {self.method!r}")
+        if self.method not in SUBSPACES: raise ValueError(f"method must be one of {tuple(SUBSPACES)}, got {self.method!r}")
+        if not 0 <= self.freeze_rate < 1: raise ValueError(f"freeze_rate must be in [0, 1), got {self.freeze_rate!r}")
+        if not 0 <= self.public_fraction < 1: raise ValueError(f"public_fraction must be in [0, 1), got {self.public_fraction!r}")
         if self.resume and not self.out: raise ValueError("resume needs out (the checkpoint directory)")
         return self
 
 # %% ../nbs/10_train.ipynb #a2031789
 CKPT = 'checkpoint.pt'
-_RUN_KEYS = ('dataset', 'model', 'width', 'epochs', 'batch_size', 'lr', 'momentum', 'max_grad_norm', 'epsilon',
-             'noise_multiplier', 'delta', 'noise', 'bandwidth', 'method', 'max_physical_batch_size', 'seed')
+_RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ('device', 'out', 'resume'))  # must match to resume
 
 def save_checkpoint(path:str|Path, state:dict):
     "Write `state` to `path` atomically (temporary file + rename)."
@@ -142,14 +157,17 @@ def train(cfg:TrainConfig,                     # the run
     "Train `cfg.model` on `cfg.dataset` with DP-SGD; checkpoint every epoch to `cfg.out`; resume if asked."
     cfg.validate(); t0 = time.time(); dev = _device(cfg.device)
     train_ds, test_ds = load_dataset(cfg.dataset, seed=cfg.seed)
+    public_ds = None
+    if cfg.public_fraction > 0: public_ds, train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width).to(dev)
     base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size)
+    subspace = SUBSPACES[cfg.method](cfg, model, public_ds)   # from the seed and public data only
     engine = PrivacyEngine(seed=cfg.seed)
     model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
         target_delta=cfg.delta, noise_multiplier=cfg.noise_multiplier, target_epsilon=cfg.epsilon, noise=cfg.noise,
-        bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size)
+        bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
     start, history = 0, []
     ckpt = Path(cfg.out) / CKPT if cfg.out else None
     if cfg.resume and ckpt.exists():
@@ -169,7 +187,8 @@ def train(cfg:TrainConfig,                     # the run
             opt.zero_grad()
             opt.clip_and_accumulate(x, y)
             opt.step()
-        m = {'epoch': epoch + 1, 'steps': opt.steps_taken, 'epsilon': engine.get_epsilon(cfg.delta), **evaluate(model, test_ds)}
+        m = {'epoch': epoch + 1, 'steps': opt.steps_taken, 'epsilon': engine.get_epsilon(cfg.delta),
+             'noise_dim': opt.subspace.noise_dim, **evaluate(model, test_ds)}
         history.append(m)
         if ckpt is not None:
             save_checkpoint(ckpt, {'config': asdict(cfg), 'model': model.state_dict(), 'optimizer': opt.state_dict(),
@@ -180,5 +199,6 @@ def train(cfg:TrainConfig,                     # the run
     final = history[-1] if history else {**evaluate(model, test_ds), 'epsilon': engine.get_epsilon(cfg.delta)}
     return {'test_accuracy': final['test_accuracy'], 'test_loss': final['test_loss'], 'epsilon': final['epsilon'],
             'delta': cfg.delta, 'noise_multiplier': opt.noise_multiplier, 'sample_rate': opt.sample_rate,
-            'steps': opt.steps_taken, 'epochs': cfg.epochs, 'wall_time_s': time.time() - t0, 'device': str(dev),
+            'steps': opt.steps_taken, 'epochs': cfg.epochs, 'method': cfg.method, 'noise_dim': opt.subspace.noise_dim,
+            'dim': opt.subspace.dim, 'wall_time_s': time.time() - t0, 'device': str(dev),
             'history': history, 'model': model}
