@@ -236,7 +236,7 @@ a { color: var(--dp-accent); text-decoration: none; } a:hover { text-decoration:
 .dp-toc h2 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--dp-muted); margin: 0 0 .4rem; }
 .dp-toc ul { list-style: none; margin: 0; padding-left: .7rem; border-left: 1px solid var(--dp-border); }
 .dp-toc ul ul { border: none; padding-left: .8rem; }
-.dp-toc li a { display: block; padding: .12rem 0; color: #495057; }
+.dp-toc li a { display: block; padding: .12rem 0; color: #495057; overflow-wrap: anywhere; }
 .dp-toc li a:hover { color: var(--dp-accent); }
 .dp-toc code { font-size: .85em; }
 main.dp-content { min-width: 0; padding: 1.2rem 0 3rem; }
@@ -470,7 +470,7 @@ class Site:
                 out_div = cap.find_parent(class_='jp-OutputArea-child')
                 prev = out_div.find_previous_sibling(class_='jp-OutputArea-child') if out_div else None
                 img = prev.find('img') if prev else None
-                fig_el = soup.new_tag('figure', attrs={'class': 'dp-figure'})
+                fig_el = soup.new_tag('figure', attrs={'class': 'dp-figure', 'id': f'figure-{k}'})
                 fc = soup.new_tag('figcaption'); b = soup.new_tag('b'); b.string = f'Figure {k}. '
                 fc.append(b)
                 for x in list(cap.contents): fc.append(x.extract())
