@@ -171,6 +171,11 @@ def _exporter():
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     tpl = "{%- extends 'base.html.j2' -%}\n"   # lab cell markup only; the page is assembled below
+    # nbconvert's templates live under <prefix>/share/jupyter; a venv made with --system-site-packages does not look
+    # in the base interpreter's prefix, so add it to JUPYTER_PATH (searched first by jupyter_core)
+    base = Path(sys.base_prefix)/'share'/'jupyter'
+    if sys.base_prefix != sys.prefix and (base/'nbconvert'/'templates'/'lab').is_dir():
+        os.environ['JUPYTER_PATH'] = os.pathsep.join([p for p in [os.environ.get('JUPYTER_PATH'), str(base)] if p])
     return HTMLExporter(template_name='lab', extra_loaders=[DictLoader({'dp_body.html.j2': tpl})],
                         template_file='dp_body.html.j2', exclude_input_prompt=True, exclude_output_prompt=True)
 
