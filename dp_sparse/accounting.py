@@ -167,8 +167,8 @@ def rdp_to_epsilon(
 
 # %% ../nbs/00_accounting.ipynb #ea1e8057
 def epsilon_for(
-    noise_multiplier:float, # sigma, > 0
-    sample_rate:float,      # q, 0 < q <= 1
+    noise_multiplier:float, # sigma = noise std / max_grad_norm (dimensionless), > 0
+    sample_rate:float,      # q, Poisson inclusion probability per step, 0 < q <= 1
     steps:int,              # T, number of steps, >= 0
     delta:float,            # 0 < delta < 1
     orders=DEFAULT_ORDERS,  # RDP orders alpha > 1, shape (k,)

@@ -33,7 +33,8 @@ class PoissonBatchSampler(Sampler):
                  sample_rate:float,      # q, inclusion probability per step, 0 < q <= 1
                  steps:int|None=None,    # batches per pass over the sampler (an "epoch"); default round(1/q)
                  generator:torch.Generator|None=None, # CPU generator; drawn from `seed` or the OS when None
-                 seed:int|None=None):
+                 seed:int|None=None,     # integer >= 0 seeding a new generator (tests); excludes `generator`
+                ):
         if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
         _check_rate(sample_rate)
         self.n, self.sample_rate = n, float(sample_rate)
@@ -58,7 +59,9 @@ class CyclicBatchSampler(Sampler):
                  n:int,             # number of examples N >= 1
                  num_batches:int,   # b, batches per cycle, 1 <= b <= N
                  cycles:int=1,      # cycles per pass over the sampler (k participations per example)
-                 generator:torch.Generator|None=None, seed:int|None=None):
+                 generator:torch.Generator|None=None, # CPU generator of the one permutation; from `seed` or the OS when None
+                 seed:int|None=None,                  # integer >= 0 seeding a new generator (tests); excludes `generator`
+                ):
         if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
         if not (isinstance(num_batches, int) and 1 <= num_batches <= n):
             raise ValueError(f"num_batches must be an int in [1, n={n}], got {num_batches!r}")
@@ -82,7 +85,9 @@ def _empty_like_example(example):
     t = torch.as_tensor(example)
     return t.new_empty((0, *t.shape))
 
-def collate_batch(dataset:Dataset, indices:Sequence[int]):
+def collate_batch(dataset:Dataset,        # a map-style data set (TensorDataset is sliced without a loop)
+                  indices:Sequence[int], # B >= 0 example indices, each in [0, len(dataset))
+                 ):                      # the batch: tensors with batch dim 0 of size B (B = 0 keeps each example's shape)
     "Examples `indices` of `dataset` as a batch; a batch of size 0 when `indices` is empty."
     indices = list(indices)
     if isinstance(dataset, TensorDataset):
@@ -93,7 +98,10 @@ def collate_batch(dataset:Dataset, indices:Sequence[int]):
 
 class DPDataLoader:
     "Iterates over batches of `dataset` drawn by `batch_sampler` (Poisson or cyclic); empty batches allowed."
-    def __init__(self, dataset:Dataset, batch_sampler:PoissonBatchSampler|CyclicBatchSampler):
+    def __init__(self,
+                 dataset:Dataset,  # map-style data set of N examples
+                 batch_sampler:PoissonBatchSampler|CyclicBatchSampler, # draws index batches, indices in [0, N)
+                ):
         self.dataset, self.batch_sampler = dataset, batch_sampler
     @property
     def sample_rate(self) -> float:
@@ -107,7 +115,9 @@ class DPDataLoader:
         for idx in self.batch_sampler: yield collate_batch(self.dataset, idx)
 
 # %% ../nbs/09_data.ipynb #44e2439e
-def split_batch(batch, max_physical_batch_size:int|None):
+def split_batch(batch,                              # a tensor or tuple/list of tensors, batch dim 0 of size B >= 0
+                max_physical_batch_size:int|None,   # chunk size, an int >= 1; None: no split
+               )->list:                             # ceil(B / size) chunks, or [batch] when B <= size; a chunk is a tuple for a tuple/list batch
     "Split a batch (a tensor or tuple of tensors, batch dim 0) into chunks of at most `max_physical_batch_size`."
     if max_physical_batch_size is None: return [batch]
     if not (isinstance(max_physical_batch_size, int) and max_physical_batch_size >= 1):

@@ -145,11 +145,13 @@ class BSRNoise(_GaussianSource):
         self._hist = []
 
     def state_dict(self)->dict:
+        "The base state plus `coeffs` (p,) and the p-1 buffers y_{t-1}..y_{t-p+1}: enough to continue the same stream."
         d = super().state_dict()
         d.update(coeffs=self.coeffs.copy(), buffers=[[h.clone() for h in y] for y in self._hist])
         return d
 
     def load_state_dict(self, d:dict):
+        "Restore a `state_dict()` saved with the same coeffs and std (ValueError otherwise); the stream continues."
         if not np.array_equal(np.asarray(d.get('coeffs')), self.coeffs):
             raise ValueError("state_dict was saved with different coeffs")
         super().load_state_dict(d)
