@@ -13,7 +13,9 @@ from torch import Tensor
 from .clipping import clip_and_accumulate, clip_factors
 
 # %% auto #0
-__all__ = ['BENCH_METHODS', 'TinyBlock', 'bench_models', 'peak_bytes', 'time_step', 'bench_clipping', 'rows_table']
+__all__ = ['BENCH_METHODS', 'STUDY_METHODS', 'PUBLIC_FRACTION', 'STUDY', 'QUICK', 'ROW_FIELDS', 'TinyBlock', 'bench_models',
+           'peak_bytes', 'time_step', 'bench_clipping', 'rows_table', 'study_configs', 'cell_key', 'run_study',
+           'summarize', 'plot_study', 'bench_method_steps']
 
 # %% ../nbs/12_benchmarks.ipynb #e1966642
 class TinyBlock(nn.Module):
@@ -193,3 +195,158 @@ def rows_table(rows:list[dict]) -> str:
         mb = '' if r['peak_bytes'] is None else f"{r['peak_bytes'] / 2**20:.1f}"
         out.append(f"| {r['model']} | {r['batch']} | {r['method']} | {1e3 * r['seconds']:.1f} | {r['ratio']:.2f} | {mb} |")
     return "\n".join(out)
+
+# %% ../nbs/12_benchmarks.ipynb #40c92fb9
+import csv, dataclasses, hashlib, json, math, os, tempfile, warnings
+from pathlib import Path
+from .train import TrainConfig, train, SUBSPACES, make_model
+from .data import load_dataset, public_private_split
+from .optim import DPOptimizer
+from .subspace import RandomFreeze
+
+STUDY_METHODS = ('dense', 'freeze', 'prune-freeze', 'prune-select', 'lsg')  # course order; those not in SUBSPACES are skipped
+PUBLIC_FRACTION = 0.1   # held out in every cell, so every method trains on the same private 90%
+STUDY = dict(methods=STUDY_METHODS, noises=('iid', 'bsr'), epsilons=(1.0, 2.0, 4.0, 8.0),
+             datasets=('digits', 'mnist1d'), seeds=(0, 1, 2), epochs=None)
+QUICK = dict(methods=STUDY_METHODS, noises=('iid', 'bsr'), epsilons=(1.0, 4.0), datasets=('digits',),
+             seeds=(0,), epochs=10)  # 2 x 2 x 5 cells of ~1 s: a smoke test of the whole pipeline
+
+# %% ../nbs/12_benchmarks.ipynb #7f71bab4
+def study_configs(methods=STUDY_METHODS,  # --method names (keys of train.SUBSPACES)
+                  noises=('iid', 'bsr'),   # noise kinds
+                  epsilons=(1.0, 2.0, 4.0, 8.0), # target epsilons, each > 0 (delta = 1e-5)
+                  datasets=('digits', 'mnist1d'), # offline data sets
+                  seeds=(0, 1, 2),         # seeds of init, sampling, noise and masks
+                  epochs:int|None=None,    # passes over the data; None: the TrainConfig default
+                  **overrides,             # any other TrainConfig field, the same for every cell
+                 )->list[TrainConfig]:     # one config per cell, validated
+    "Every cell of the study's grid as a TrainConfig (public 10% held out in each)."
+    methods = list(methods)
+    if methods != list(STUDY_METHODS):
+        bad = [m for m in methods if m not in SUBSPACES]
+        if bad: raise ValueError(f"methods must be among {tuple(SUBSPACES)}, got {bad}")
+    methods = [m for m in methods if m in SUBSPACES]
+    extra = {} if epochs is None else {'epochs': epochs}
+    cfgs = [TrainConfig(dataset=d, method=m, noise=n, epsilon=float(e), seed=s, public_fraction=PUBLIC_FRACTION,
+                        **extra, **overrides).validate()
+            for d in datasets for n in noises for m in methods for e in epsilons for s in seeds]
+    if not cfgs: raise ValueError("the grid is empty: every one of methods, noises, epsilons, datasets, seeds needs a value")
+    return cfgs
+
+def cell_key(cfg:TrainConfig)->str:
+    "16 hex digits naming a cell: a hash of every field that changes the result (not device/out/resume)."
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('device', 'out', 'resume')}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+# %% ../nbs/12_benchmarks.ipynb #83c1c3c9
+ROW_FIELDS = ('dataset', 'method', 'noise', 'target_epsilon', 'seed', 'test_accuracy', 'epsilon', 'noise_multiplier',
+              'noise_dim', 'dim', 'steps', 'epochs', 'wall_time_s', 'key')
+
+def _write_json(path:Path, obj):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    with os.fdopen(fd, 'w') as f: json.dump(obj, f)
+    os.replace(tmp, path)
+
+def run_study(out:str|Path,                  # directory for cells/, results.csv and the figures
+              cfgs:list[TrainConfig]|None=None, # the cells; None -> study_configs(**QUICK if quick else STUDY)
+              quick:bool=False,              # the small grid (used when cfgs is None)
+              progress:bool=True,            # a tqdm bar over cells
+              train_fn=None,                 # train(cfg, progress=False) -> dict; default dp_sparse.train.train
+             )->list[dict]:                  # one row per cell (ROW_FIELDS), in grid order
+    "Run (or re-read from cache) every cell; write results.csv. Interrupt it at any point and run it again to resume."
+    from tqdm.auto import tqdm
+    out = Path(out); (out / 'cells').mkdir(parents=True, exist_ok=True)
+    cfgs = study_configs(**(QUICK if quick else STUDY)) if cfgs is None else cfgs
+    train_fn = train_fn or train
+    rows = []
+    bar = tqdm(cfgs, desc='dp_sparse bench', disable=not progress)
+    for cfg in bar:
+        key = cell_key(cfg); path = out / 'cells' / f'{key}.json'
+        if path.exists(): row = json.loads(path.read_text())
+        else:
+            r = train_fn(cfg, progress=False)
+            row = {**{k: r.get(k) for k in ROW_FIELDS}, 'dataset': cfg.dataset, 'method': cfg.method, 'noise': cfg.noise,
+                   'target_epsilon': cfg.epsilon, 'seed': cfg.seed, 'key': key}
+            row = {k: row[k] for k in ROW_FIELDS}
+            _write_json(path, row)
+        rows.append(row)
+        bar.set_postfix(cell=f"{cfg.dataset}/{cfg.method}/{cfg.noise}/eps={cfg.epsilon}/s{cfg.seed}")
+    with open(out / 'results.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=ROW_FIELDS); w.writeheader(); w.writerows(rows)
+    return rows
+
+# %% ../nbs/12_benchmarks.ipynb #bf5bc930
+import statistics
+def summarize(rows:list[dict])->list[dict]:  # one row per (dataset, noise, method, target_epsilon)
+    "Mean and (sample) std of test accuracy over seeds, with n, epsilon spent and mean wall time."
+    groups = {}
+    for r in rows: groups.setdefault((r['dataset'], r['noise'], r['method'], float(r['target_epsilon'])), []).append(r)
+    out = []
+    for (d, n, m, e), rs in groups.items():
+        acc = [float(r['test_accuracy']) for r in rs]
+        out.append(dict(dataset=d, noise=n, method=m, target_epsilon=e, n=len(rs), acc_mean=statistics.fmean(acc),
+                        acc_std=statistics.stdev(acc) if len(acc) > 1 else float('nan'),
+                        epsilon_max=max(float(r['epsilon']) for r in rs),
+                        noise_dim_frac=statistics.fmean(float(r['noise_dim']) / float(r['dim']) for r in rs),
+                        seconds=statistics.fmean(float(r['wall_time_s']) for r in rs)))
+    return out
+
+def plot_study(rows:list[dict], path:str|Path|None=None):
+    "Accuracy against epsilon, one panel per data set, a line per method (solid: iid noise, dashed: BSR)."
+    import matplotlib.pyplot as plt
+    s = summarize(rows)
+    datasets = list(dict.fromkeys(r['dataset'] for r in s))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.8), squeeze=False)
+    for ax, d in zip(axes[0], datasets):
+        for i, m in enumerate(dict.fromkeys(r['method'] for r in s)):
+            for noise, ls in (('iid', '-'), ('bsr', '--')):
+                pts = sorted((r['target_epsilon'], r['acc_mean'], r['acc_std']) for r in s
+                             if (r['dataset'], r['method'], r['noise']) == (d, m, noise))
+                if not pts: continue
+                e, a, sd = zip(*pts)
+                ax.errorbar(e, a, yerr=[0 if math.isnan(v) else v for v in sd], ls=ls, marker='o', ms=3, capsize=2,
+                            color=f'C{i}', label=f'{m} ({noise})')
+        ax.set_xscale('log', base=2); ax.set_xlabel('target $\\varepsilon$ ($\\delta=10^{-5}$)')
+        ax.set_ylabel('test accuracy'); ax.set_title(d)
+    axes[0][-1].legend(fontsize=7, ncol=2, loc='lower right')
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=120)
+    return fig
+
+# %% ../nbs/12_benchmarks.ipynb #a3a6d402
+def bench_method_steps(methods=STUDY_METHODS, # --method names; unregistered ones are skipped
+                       width:int=256,         # MLP width (wider: the subspace methods' costs and savings show)
+                       batch:int=256,         # examples per step
+                       dataset:str='digits',  # data set whose public split feeds the pruning methods
+                       repeats:int=5,         # timed rounds (median), >= 1
+                       seed:int=0,
+                      )->list[dict]:          # method, seconds per step, ratio to dense, peak_bytes, noise_dim/d
+    "One DP step per method on the same model and batch: median wall time and peak extra memory, side by side."
+    import torch, copy
+    if not (isinstance(repeats, int) and repeats >= 1): raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    train_ds, _ = load_dataset(dataset, seed=seed)
+    public, private = public_private_split(train_ds, PUBLIC_FRACTION, seed=seed)
+    x, y = private.tensors[0][:batch], private.tensors[1][:batch]
+    torch.manual_seed(seed); base = make_model('mlp', x.shape[1], 10, width)
+    steps, rows = {}, []
+    for m in [m for m in methods if m in SUBSPACES]:
+        model = copy.deepcopy(base)
+        cfg = TrainConfig(dataset=dataset, method=m, width=width, seed=seed, public_fraction=PUBLIC_FRACTION)
+        sub = SUBSPACES[m](cfg, model, public)
+        if m == 'freeze': sub = RandomFreeze(cfg.freeze_rate, schedule='constant', seed=seed)   # its cost at the final rate
+        opt = DPOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), model, noise_multiplier=1.0,
+                          max_grad_norm=1.0, expected_batch_size=float(batch), sample_rate=0.1, seed=seed, subspace=sub,
+                          steps_per_epoch=10, total_steps=10_000)
+        def step(opt=opt): opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
+        step()                                            # warm-up; chooses the first subspace
+        rows.append(dict(method=m, peak_bytes=max(peak_bytes(step, torch.device('cpu')) for _ in range(2)),
+                         noise_dim_frac=opt.subspace.noise_dim / opt.subspace.dim))
+        steps[m] = step
+    times = {m: [] for m in steps}
+    for _ in range(repeats):
+        for m, fn in steps.items(): times[m].append(time_step(fn, 1, torch.device('cpu'), warmup=False))
+    for r in rows:
+        r['seconds'] = statistics.median(times[r['method']])
+    dense = next((r['seconds'] for r in rows if r['method'] == 'dense'), None)
+    for r in rows: r['ratio_to_dense'] = r['seconds'] / dense if dense else float('nan')
+    return rows

@@ -69,9 +69,43 @@ def _train_run(args) -> int:
               f"{res['wall_time_s']:.1f} s on {res['device']}")
     return 0
 
+# %% ../nbs/10b_cli.ipynb #6c1fa905
+def _bench_arguments(p:argparse.ArgumentParser):
+    a = p.add_argument
+    a('--quick', action='store_true', help='the small grid: a smoke test of the whole study, a few minutes on 2 CPU cores')
+    a('--out', default='bench_out', help='directory for cells/ (the cache), results.csv and the figure (default: %(default)s)')
+    a('--methods', nargs='+', default=None, help='--method names (default: every registered one)')
+    a('--noises', nargs='+', choices=['iid', 'bsr'], default=None, help='noise kinds (default: iid bsr)')
+    a('--epsilons', nargs='+', type=float, default=None, help='target epsilons (default: 1 2 4 8; --quick: 1 4)')
+    a('--datasets', nargs='+', choices=['digits', 'mnist1d'], default=None, help='data sets (default: both; --quick: digits)')
+    a('--seeds', nargs='+', type=int, default=None, help='seeds (default: 0 1 2; --quick: 0)')
+    a('--epochs', type=int, default=None, help='epochs per run (default: the train default; --quick: 10)')
+    a('--quiet', action='store_true', help='no progress bar')
+
+def _bench_run(args) -> int:
+    from pathlib import Path
+    import matplotlib; matplotlib.use('Agg')           # a command writes files; it never opens a window
+    from dp_sparse.bench import STUDY, QUICK, study_configs, run_study, summarize, plot_study
+    grid = dict(QUICK if args.quick else STUDY)
+    for k in ('methods', 'noises', 'epsilons', 'datasets', 'seeds', 'epochs'):
+        if getattr(args, k) is not None: grid[k] = getattr(args, k)
+    try: cfgs = study_configs(**grid)
+    except ValueError as e:
+        print(f"dp_sparse bench: error: {e}", file=sys.stderr); return 2
+    rows = run_study(args.out, cfgs, progress=not args.quiet)
+    fig = Path(args.out) / 'accuracy_vs_epsilon.png'
+    plot_study(rows, fig)
+    print(f"{'dataset':8} {'noise':5} {'method':13} {'eps':>5} {'accuracy':>16} {'n':>2}")
+    for s in summarize(rows):
+        print(f"{s['dataset']:8} {s['noise']:5} {s['method']:13} {s['target_epsilon']:5g} "
+              f"{s['acc_mean']:8.4f} ± {s['acc_std']:.4f} {s['n']:2d}")
+    print(f"{len(rows)} runs; wrote {Path(args.out) / 'results.csv'} and {fig}")
+    return 0
+
 # %% ../nbs/10b_cli.ipynb #a1e7ae15
 COMMANDS: dict = {  # name -> (one-line help, fn(parser) adding arguments, fn(args) -> exit code)
     'train': ('train a model with differential privacy on an offline data set', _train_arguments, _train_run),
+    'bench': ('the comparison study: every method on the same budget, cached and resumable', _bench_arguments, _bench_run),
 }
 
 def build_parser() -> argparse.ArgumentParser:
