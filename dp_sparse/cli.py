@@ -46,6 +46,8 @@ def _train_arguments(p:argparse.ArgumentParser):
     a('--resume', action='store_true', help='continue from the checkpoint in --out')
     a('--json', action='store_true', help='print one JSON object with the results on stdout')
     a('--quiet', action='store_true', help='no progress bar')
+    a('--processes', type=int, default=1, help='worker processes on this machine: gloo on CPU, one GPU each with nccl; '
+      'under torchrun the launcher decides (default: %(default)s)')
 
 def _train_run(args) -> int:
     eps = args.epsilon if (args.epsilon is not None or args.noise_multiplier is not None) else TrainConfig().epsilon
@@ -60,7 +62,13 @@ def _train_run(args) -> int:
     try: cfg.validate()
     except ValueError as e:
         print(f"dp_sparse train: error: {e}", file=sys.stderr); return 2
-    res = train(cfg, progress=not (args.quiet or args.json))
+    if args.processes < 1: print(f"dp_sparse train: error: processes must be an int >= 1, got {args.processes}", file=sys.stderr); return 2
+    from dp_sparse.distributed import train_distributed, under_torchrun, WorkerFailed   # chapter 11
+    if args.processes > 1 or under_torchrun():
+        try: res = train_distributed(cfg, processes=args.processes, progress=not (args.quiet or args.json))
+        except WorkerFailed as e: print(f"dp_sparse train: error: {e}", file=sys.stderr); return 1
+        if res is None: return 0   # a torchrun worker other than rank 0: rank 0 reports
+    else: res = train(cfg, progress=not (args.quiet or args.json))
     res = {k: v for k, v in res.items() if k not in ('model', 'history')}
     if args.json: print(json.dumps(res))
     else:

@@ -153,6 +153,8 @@ def _rng_state(loader):
 def train(cfg:TrainConfig,                     # the run
           on_epoch_end:Callable|None=None,    # called as on_epoch_end(epoch, metrics) after each checkpoint
           progress:bool=True,                 # show a tqdm bar (loss/accuracy on the test split, epsilon)
+          wrap:Callable|None=None,            # wrap(model, opt, loader) -> (opt, loader) after make_private (ch. 11: several processes)
+          save:bool=True,                     # write checkpoints to cfg.out (False on every process but one)
          )->dict:                             # test accuracy, epsilon, delta, sigma, sample rate, steps, wall time, history
     "Train `cfg.model` on `cfg.dataset` with DP-SGD; checkpoint every epoch to `cfg.out`; resume if asked."
     cfg.validate(); t0 = time.time(); dev = _device(cfg.device)
@@ -168,6 +170,7 @@ def train(cfg:TrainConfig,                     # the run
     model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
         target_delta=cfg.delta, noise_multiplier=cfg.noise_multiplier, target_epsilon=cfg.epsilon, noise=cfg.noise,
         bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
+    if wrap is not None: opt, dl = wrap(model, opt, dl)
     start, history = 0, []
     ckpt = Path(cfg.out) / CKPT if cfg.out else None
     if cfg.resume and ckpt.exists():
@@ -190,7 +193,7 @@ def train(cfg:TrainConfig,                     # the run
         m = {'epoch': epoch + 1, 'steps': opt.steps_taken, 'epsilon': engine.get_epsilon(cfg.delta),
              'noise_dim': opt.subspace.noise_dim, **evaluate(model, test_ds)}
         history.append(m)
-        if ckpt is not None:
+        if ckpt is not None and save:
             save_checkpoint(ckpt, {'config': asdict(cfg), 'model': model.state_dict(), 'optimizer': opt.state_dict(),
                                    'sampler_rng': _rng_state(dl), 'torch_rng': torch.get_rng_state(),
                                    'epoch': epoch + 1, 'history': history})
