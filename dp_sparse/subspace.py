@@ -11,7 +11,7 @@ from torch import nn, Tensor
 from .clipping import clip_and_accumulate
 
 # %% auto #0
-__all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense', 'random_masks', 'RandomFreeze', 'update_bytes']
+__all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense', 'random_masks', 'RandomFreeze', 'update_bytes', 'RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
 
 # %% ../nbs/04_subspace.ipynb #33834867
 def clipped_grads(model:nn.Module,        # the model whose per-example gradients are clipped
@@ -277,3 +277,288 @@ def update_bytes(subspace:MaskedSubspace, # a bound subspace after begin_step
     index = min(math.ceil(d / 8), 4 * dt) if dt < d else 0
     return {'dense': d * value_bytes, 'sparse_values': dt * value_bytes, 'index_if_not_shared': index,
             'ratio_shared_seed': dt / d, 'ratio_with_index': (dt * value_bytes + index) / (d * value_bytes)}
+
+# %% ../nbs/07_lsg.ipynb #cbf94783
+import math, secrets
+import numpy as np
+from fastcore.basics import patch
+
+# %% ../nbs/07_lsg.ipynb #1e85f74e
+from .clipping import (capture_layers, find_rule, func_grad_samples, conv_unfold, clip_factors,
+                                seq_weight_grad, _check_supported, _acc_dtype, _assign_params, _own_params)
+
+# %% ../nbs/07_lsg.ipynb #957322fa
+def _lsg_seed(seed:int, *keys:int)->int:
+    "63-bit seed of one draw of LowRankSparse: `keys` name it (purpose, parameter index, window)."
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1, np.uint64)[0]) >> 1
+
+def orthonormal(Y:Tensor, # (m, k) any matrix, k <= m
+               )->Tensor: # (m, k) orthonormal columns; span(Y) when Y has full column rank
+    "Q of the Householder QR of Y: orthonormal columns even when Y is rank-deficient (or zero)."
+    return torch.linalg.qr(Y).Q
+
+def complement(L:Tensor, # (m, r) orthonormal columns
+              )->Tensor: # (m, m - r) orthonormal columns spanning the orthogonal complement of span(L)
+    "The last m - r columns of the complete QR of L."
+    return torch.linalg.qr(L, mode='complete').Q[:, L.shape[1]:]
+
+def power_carriers(delta:Tensor, # (m, n) noisy parameter change (post-processing of released updates)
+                   R:Tensor,     # (r, n) previous right carrier, orthonormal rows (warm start)
+                  )->tuple[Tensor, Tensor]: # L (m, r) orthonormal columns, R (r, n) orthonormal rows
+    "One block power iteration on `delta`, warm-started from R (as PowerSGD, Vogels et al. 2019, arXiv:1905.13727)."
+    L = orthonormal(delta @ R.T)
+    return L, orthonormal(delta.T @ L).T
+
+# %% ../nbs/07_lsg.ipynb #1cba2246
+RULES_LSG = ('magnitude', 'random')   # how the kept coordinates are chosen at each refresh (see the text)
+
+class LowRankSparse(Subspace):
+    """LSG (Onizuka et al., arXiv:2207.02699): each weight's gradient restricted to the tangent space of low-rank
+    carriers L, R, a sparse subset of its orthonormal coordinates kept; clipped and noised there only.
+
+    Carriers and kept subset are chosen from the seed (at start) and from the previous noisy updates (at each
+    refresh), never from the private batch. Parameters with fewer than 2 dimensions, or whose 2-D view (shape[0],
+    rest) has a side smaller than `rank`, are trained densely in the same clipped vector."""
+    def __init__(self,
+                 rank:int,                 # r >= 1, rank of the carriers of each factored weight
+                 density:float=1.0,        # s in (0, 1], fraction of each weight's r(m+n-r) coordinates kept
+                 refresh:int=10,           # k >= 1, steps between carrier (and kept-subset) refreshes
+                 rule:str='magnitude',     # kept subset: 'magnitude' (largest in the last noisy update) or 'random'
+                 seed:int|None=None,       # seed of the initial carriers and random subsets (not secret); None: OS entropy
+                ):
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be an int >= 1, got {rank!r}")
+        if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
+            raise ValueError(f"density must be a number in (0, 1], got {density!r}")
+        if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 1:
+            raise ValueError(f"refresh must be an int >= 1 (steps between carrier refreshes), got {refresh!r}")
+        if rule not in RULES_LSG: raise ValueError(f"rule must be one of {RULES_LSG}, got {rule!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
+        self.rank, self.density, self.refresh, self.rule = rank, float(density), refresh, rule
+        self.seed = seed if seed is not None else secrets.randbits(63)
+        self.window, self.carriers = None, None
+
+    def bind(self, params, *, steps_per_epoch=None, total_steps=None):
+        super().bind(params, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        self.plans = [self._plan(p) for p in self.params]
+        self.window, self.carriers, self._acc = None, None, None
+        return self
+
+    def _plan(self, p:Tensor)->dict|None:
+        "How a parameter is trained: None (densely) or its 2-D view (rows, cols), oriented so that m <= n."
+        if p.dim() < 2: return None
+        rows = p.shape[0]; cols = p.numel() // rows
+        if self.rank > min(rows, cols): return None     # the rank would exceed the matrix's: train it densely
+        tr = rows > cols                                  # keep the complement basis on the smaller side
+        m, n = (cols, rows) if tr else (rows, cols)
+        r = self.rank
+        return dict(shape=tuple(p.shape), tr=tr, m=m, n=n, full=r * n + (m - r) * r,
+                    keep=max(1, round(self.density * (r * n + (m - r) * r))))
+
+    @property
+    def factored(self)->list[bool]:
+        "Per bound parameter, whether it is trained through carriers (False: densely)."
+        self._check_bound(); return [pl is not None for pl in self.plans]
+
+# %% ../nbs/07_lsg.ipynb #7f52424a
+@patch
+def _initial_carriers(self:LowRankSparse, i:int)->tuple[Tensor, Tensor]:
+    "Random orthonormal L (m, r) and R (r, n) of parameter i, from the seed alone (float64, CPU)."
+    pl = self.plans[i]; g = torch.Generator().manual_seed(_lsg_seed(self.seed, 0, i))
+    L = orthonormal(torch.randn(pl['m'], self.rank, generator=g, dtype=torch.float64))
+    R = orthonormal(torch.randn(pl['n'], self.rank, generator=g, dtype=torch.float64)).T
+    return L, R
+
+@patch
+def _kept_subset(self:LowRankSparse, i:int, window:int, history:Tensor|None)->Tensor:
+    "Sorted indices of the kept coordinates: largest |history| (rule 'magnitude'), else a seeded random subset."
+    pl = self.plans[i]
+    if pl['keep'] == pl['full']: return torch.arange(pl['full'])
+    if self.rule == 'magnitude' and history is not None and bool(history.any()):
+        return history.abs().topk(pl['keep']).indices.sort().values
+    g = torch.Generator().manual_seed(_lsg_seed(self.seed, 1, i, window))
+    return torch.randperm(pl['full'], generator=g)[:pl['keep']].sort().values
+
+@patch
+def begin_step(self:LowRankSparse, step:int)->bool:
+    "Carriers and kept subsets of step `step`: from the seed at the first call, refreshed from the noisy update every `refresh` steps."
+    self._check_bound()
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0: raise ValueError(f"step must be an int >= 0, got {step!r}")
+    w = step // self.refresh
+    if w == self.window: return False
+    carriers, kept = [], []
+    for i, (p, pl) in enumerate(zip(self.params, self.plans)):
+        if pl is None: carriers.append(None); kept.append(None); continue
+        delta = None if self._acc is None else self._acc[i].cpu()
+        if self.carriers is None: L, R = self._initial_carriers(i)
+        elif not bool(delta.any()): L, R = (t.cpu() for t in self.carriers[i][:2])   # nothing was released: keep them
+        else: L, R = power_carriers(delta, self.carriers[i][1].cpu().double())
+        L, R = L.double(), R.double(); Q = complement(L)
+        hist = None if delta is None else torch.cat([(L.T @ delta).flatten(), (Q.T @ delta @ R.T).flatten()])
+        carriers.append(tuple(t.to(device=p.device, dtype=p.dtype) for t in (L, R, Q)))
+        kept.append(self._kept_subset(i, w, hist).to(p.device))
+    self.carriers, self.kept, self.window = carriers, kept, w
+    self._acc = [None if pl is None else torch.zeros(pl['m'], pl['n'], dtype=torch.float64, device=p.device)
+                 for p, pl in zip(self.params, self.plans)]
+    return True
+
+@patch
+def pre_step(self:LowRankSparse, optimizer): return [None if pl is None else p.detach().clone() for p, pl in zip(self.params, self.plans)]
+
+@patch
+@torch.no_grad()
+def post_step(self:LowRankSparse, optimizer, saved):
+    "Add the update the base optimizer applied (noisy, post-processing) to this window's history."
+    for i, (p, before) in enumerate(zip(self.params, saved)):
+        if before is not None: self._acc[i] += self._view(i, (p.detach() - before).unsqueeze(0))[0].double()
+
+# %% ../nbs/07_lsg.ipynb #d4173b88
+@patch
+def _view(self:LowRankSparse, i:int, G:Tensor)->Tensor:
+    "(B, *shape) per-example gradients of parameter i -> (B, m, n) in the carriers' orientation."
+    pl = self.plans[i]; G = G.reshape(G.shape[0], pl['shape'][0], -1)
+    return G.transpose(1, 2) if pl['tr'] else G
+
+@patch
+def _full_coords(self:LowRankSparse, i:int, G:Tensor)->Tensor:
+    "(B, m, n) -> (B, r n + (m - r) r): [L^T G, Q^T G R^T], both flattened row-major."
+    L, R, Q = (t.to(G.dtype) for t in self.carriers[i])
+    A = L.T @ G                     # (B, r, n)
+    Bq = Q.T @ G @ R.T              # (B, m - r, r)
+    return torch.cat([A.flatten(1), Bq.flatten(1)], 1)
+
+@patch
+def _from_full(self:LowRankSparse, i:int, c:Tensor)->Tensor:
+    "(full,) coordinates -> the parameter-shaped matrix L A + Q Bq R (the adjoint of `_full_coords`)."
+    pl, (L, R, Q) = self.plans[i], (t.to(c.dtype) for t in self.carriers[i])
+    r, m, n = self.rank, pl['m'], pl['n']
+    W = L @ c[:r * n].reshape(r, n) + Q @ c[r * n:].reshape(m - r, r) @ R
+    return (W.T if pl['tr'] else W).reshape(pl['shape'])
+
+@patch
+def _check_chosen(self:LowRankSparse):
+    self._check_bound()
+    if self.carriers is None: raise RuntimeError("no carriers chosen yet: call begin_step(step) first")
+
+@patch
+def project(self:LowRankSparse, grads:list[Tensor])->list[Tensor]:
+    "Parameter-shaped tensors -> kept coordinates (1-D per factored weight; unchanged for dense parameters)."
+    self._check_chosen()
+    return [g if pl is None else self._full_coords(i, self._view(i, g.unsqueeze(0)))[0, self.kept[i]]
+            for i, (g, pl) in enumerate(zip(grads, self.plans))]
+
+@patch
+def lift(self:LowRankSparse, coords:list[Tensor])->list[Tensor]:
+    "Kept coordinates -> parameter-shaped update (P_t^T c; an isometry: ||lift(c)|| = ||c||)."
+    self._check_chosen()
+    out = []
+    for i, (c, pl) in enumerate(zip(coords, self.plans)):
+        if pl is None: out.append(c); continue
+        out.append(self._from_full(i, c.new_zeros(pl['full']).index_copy_(0, self.kept[i], c)))
+    return out
+
+@patch
+def zeros(self:LowRankSparse)->list[Tensor]:
+    self._check_chosen()
+    return [torch.zeros_like(p) if pl is None else p.new_zeros(pl['keep']) for p, pl in zip(self.params, self.plans)]
+
+@patch(as_prop=True)
+def noise_dim(self:LowRankSparse)->int:
+    "Coordinates noised per step: sum over factored weights of round(s r (m + n - r)), plus dense parameters."
+    self._check_bound()
+    return sum(p.numel() if pl is None else pl['keep'] for p, pl in zip(self.params, self.plans))
+
+# %% ../nbs/07_lsg.ipynb #fb321610
+@patch
+def _carrier_grads(self:LowRankSparse, i:int, a:Tensor, g:Tensor)->Tensor:
+    "a: (B, T, d) layer inputs, g: (B, T, p) output grads -> (B, full) coordinates of sum_t g_t a_t^T, never (B, p, d)."
+    if self.plans[i]['tr']: a, g = g, a        # G^T = sum_t a_t g_t^T: the roles swap
+    L, R, Q = (t.to(a.dtype) for t in self.carriers[i])
+    A = torch.bmm((g @ L).transpose(1, 2), a)              # L^T G_i = sum_t (L^T g_t) a_t^T       (B, r, n)
+    Bq = torch.bmm((g @ Q).transpose(1, 2), a @ R.T)       # Q^T G_i R^T = sum_t (Q^T g_t)(R a_t)^T (B, m - r, r)
+    return torch.cat([A.flatten(1), Bq.flatten(1)], 1)
+
+def _layer_io(m:nn.Module, a:Tensor, g:Tensor)->tuple[Tensor, Tensor]:
+    "Linear or (groups=1) convolution -> (B, T, d) inputs (unfolded patches) and (B, T, p) output grads."
+    B = a.shape[0]
+    if isinstance(m, nn.Linear): return a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])
+    return conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1).transpose(1, 2)
+
+def _fast_layer(m:nn.Module)->bool:
+    return type(m) is nn.Linear or (type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1)
+
+# %% ../nbs/07_lsg.ipynb #bba183a3
+@patch
+def per_example_coords(self:LowRankSparse,
+                       model:nn.Module,   # the model (no BatchNorm); its trainable parameters outside `params` are ignored
+                       loss_fn:Callable,  # (outputs, targets) -> (B,) per-example losses
+                       x, y,              # the batch, B >= 1
+                      )->list[Tensor]:    # per bound parameter: (B, kept) coordinates, or (B, *shape) if dense
+    "Per-example gradients in this step's coordinates, from one forward and one backward pass (hooks of chapter 01)."
+    self._check_chosen(); _check_supported(model)
+    xs = x if isinstance(x, tuple) else (x,)
+    B, index = xs[0].shape[0], {id(p): i for i, p in enumerate(self.params)}
+    with capture_layers(model) as cap: losses = loss_fn(model(*xs), y)
+    if not (isinstance(losses, Tensor) and losses.shape == (B,)):
+        raise ValueError(f"loss_fn must return per-example losses of shape (B,)=({B},), got {getattr(losses, 'shape', None)}")
+    covered = {id(p) for c in cap.calls for _, p in _own_params(c.module)}
+    loose = [p for p in model.parameters() if p.requires_grad and id(p) not in covered]
+    edges = [e for c in cap.calls for e in c.edges]
+    out = torch.autograd.grad(losses.sum(), edges + loose, allow_unused=True) if edges or loose else []
+    grads = [torch.zeros(s, dtype=dt, device=losses.device) if o is None else o
+             for o, (s, dt) in zip(out, [mt for c in cap.calls for mt in c.metas])]
+    todo = _assign_params(cap.calls, {id(p) for p, o in zip(loose, out[len(edges):]) if o is not None})
+    acc, pe, k = _acc_dtype(losses.dtype), [None] * len(self.params), 0
+    for c, (plist, rule_ok) in zip(cap.calls, todo):
+        gr, k = grads[k:k + len(c.edges)], k + len(c.edges)
+        plist = [(n, p) for n, p in plist if id(p) in index]
+        if not plist: continue
+        m, a = c.module, (c.args[0].to(acc) if c.args[0].is_floating_point() else c.args[0])
+        if rule_ok and _fast_layer(m):
+            a, g = _layer_io(m, a, gr[0].to(acc))
+            res = {n: (g.sum(1) if n == 'bias' else self._carrier_grads(index[id(p)], a, g)[:, self.kept[index[id(p)]]]
+                       if self.plans[index[id(p)]] is not None else seq_weight_grad(a, g).reshape(B, *p.shape))
+                   for n, p in plist}
+        else:   # any other layer: materialize with its rule (or torch.func), then project
+            rule = find_rule(m) if rule_ok else None
+            full = (func_grad_samples(m, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist]) if rule is None
+                    else rule(m, a, gr[0].to(acc), False))
+            res = {n: full[n].to(acc) if self.plans[index[id(p)]] is None else
+                   self._full_coords(index[id(p)], self._view(index[id(p)], full[n].to(acc)))[:, self.kept[index[id(p)]]]
+                   for n, p in plist}
+        for n, p in plist:
+            i = index[id(p)]; v = res[n].detach()
+            pe[i] = v if pe[i] is None else pe[i] + v
+    return [torch.zeros(B, *z.shape, dtype=acc, device=z.device) if v is None else v for v, z in zip(pe, self.zeros())]
+
+@patch
+def clipped_sum(self:LowRankSparse, model:nn.Module, loss_fn:Callable, x, y, max_grad_norm:float)->tuple[Tensor, list[Tensor]]:
+    "(B,) per-example norms over ALL kept coordinates jointly, and the clipped sum in those coordinates."
+    self._check_chosen()
+    xs = x if isinstance(x, tuple) else (x,)
+    if xs[0].shape[0] == 0:
+        _check_supported(model); return torch.zeros(0, dtype=torch.float32, device=xs[0].device), self.zeros()
+    pe = self.per_example_coords(model, loss_fn, x, y)
+    norms = sum(v.flatten(1).square().sum(1) for v in pe).sqrt()
+    f = clip_factors(norms, max_grad_norm)
+    return norms.float(), [torch.einsum('b,b...->...', f, v).to(p.dtype) for v, p in zip(pe, self.params)]
+
+# %% ../nbs/07_lsg.ipynb #a17342d4
+@patch
+def state_dict(self:LowRankSparse)->dict:
+    "Settings, seed, window, carriers, kept subsets and this window's noisy-update history (CPU tensors)."
+    cpu = lambda xs: None if xs is None else [None if t is None else (tuple(u.cpu() for u in t) if isinstance(t, tuple) else t.cpu()) for t in xs]
+    return {**Subspace.state_dict(self), 'rank': self.rank, 'density': self.density, 'refresh': self.refresh,
+            'rule': self.rule, 'seed': self.seed, 'window': self.window, 'carriers': cpu(self.carriers),
+            'kept': cpu(getattr(self, 'kept', None)), 'acc': cpu(getattr(self, '_acc', None))}
+
+@patch
+def load_state_dict(self:LowRankSparse, d:dict):
+    Subspace.load_state_dict(self, d); self._check_bound()
+    for k in ('rank', 'density', 'refresh', 'rule'):
+        if d.get(k) != getattr(self, k): raise ValueError(f"state_dict has {k}={d.get(k)!r}, this LowRankSparse has {k}={getattr(self, k)!r}")
+    to = lambda t, p: None if t is None else (tuple(u.to(p.device) for u in t) if isinstance(t, tuple) else t.to(p.device))
+    self.seed, self.window = d['seed'], d['window']
+    self.carriers, self.kept, self._acc = ([to(t, p) for t, p in zip(d[k], self.params)] if d[k] is not None else None
+                                          for k in ('carriers', 'kept', 'acc'))

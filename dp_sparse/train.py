@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
-from .subspace import Dense, RandomFreeze
+from .subspace import Dense, RandomFreeze, LowRankSparse
 from .optim import PrivacyEngine, DPOptimizer
 
 # %% auto #0
@@ -52,6 +52,7 @@ def make_model(name:str,        # one of MODELS
 SUBSPACES: dict[str, Callable] = {  # --method -> build(cfg, model, public_ds) -> Subspace; never sees the private set
     'dense': lambda cfg, model, public: Dense(),
     'freeze': lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed),
+    'lsg': lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
 }
 
 @dataclass
