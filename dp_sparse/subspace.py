@@ -278,10 +278,10 @@ def update_bytes(subspace:MaskedSubspace, # a bound subspace after begin_step
     return {'dense': d * value_bytes, 'sparse_values': dt * value_bytes, 'index_if_not_shared': index,
             'ratio_shared_seed': dt / d, 'ratio_with_index': (dt * value_bytes + index) / (d * value_bytes)}
 
-# %% ../nbs/06_pruning.ipynb #88eab124
+# %% ../nbs/06_pruning.ipynb #af6d9c7d
 from torch.utils.data import TensorDataset
 
-# %% ../nbs/06_pruning.ipynb #bfaf29ab
+# %% ../nbs/06_pruning.ipynb #5dc9bae6
 PRUNE_CRITERIA = ('magnitude', 'random')   # how the trained coordinates are ranked
 PRUNE_BUDGETS = ('layer', 'global')         # per tensor, or over all bound parameters together
 PRETRAIN_EPOCHS = 10                        # default public pre-training when public data are given (see "What is ours")
@@ -316,7 +316,7 @@ def _check_same(obj, d, keys):
         if d.get(k) != getattr(obj, k):
             raise ValueError(f"state_dict has {k}={d.get(k)!r}, this {type(obj).__name__} has {k}={getattr(obj, k)!r}")
 
-# %% ../nbs/06_pruning.ipynb #9b2aa1bb
+# %% ../nbs/06_pruning.ipynb #9a9599c7
 def keep_masks(scores:list,           # per parameter a score tensor of its shape; larger = more worth training
                sparsity:float,        # s, fraction of coordinates NOT trained, in [0, 1)
                budget:str='layer',    # 'layer': each tensor keeps n_p - round(s n_p); 'global': d - round(s d) kept overall
@@ -340,7 +340,7 @@ def random_scores(params:list, seed:int)->list:
     g = torch.Generator().manual_seed(seed)
     return [torch.rand(p.shape, generator=g, dtype=torch.float64).to(p.device) for p in params]
 
-# %% ../nbs/06_pruning.ipynb #33a5a698
+# %% ../nbs/06_pruning.ipynb #ab1b76db
 def pretrain_public(model:nn.Module,          # trained in place
                     public_data:TensorDataset, # (x, y) public examples only: this step is not private
                     epochs:int,                # passes over public_data, >= 0 (0: nothing happens)
@@ -369,7 +369,7 @@ def pretrain_public(model:nn.Module,          # trained in place
     opt.zero_grad(set_to_none=True)
     return model
 
-# %% ../nbs/06_pruning.ipynb #13606ccc
+# %% ../nbs/06_pruning.ipynb #91316a88
 class PruneFreeze(MaskedSubspace):
     "Parameter freezing (Adamczewski & Park 2023, arXiv:2303.04612): prune once on public data, DP-SGD on the rest."
     def __init__(self,
@@ -424,7 +424,7 @@ class PruneFreeze(MaskedSubspace):
         self.seed = d['seed']; super().load_state_dict(d)
         self._masks = self.masks
 
-# %% ../nbs/06_pruning.ipynb #27cd2667
+# %% ../nbs/06_pruning.ipynb #eea55afe
 class PruneSelect(MaskedSubspace):
     "Parameter selection (Adamczewski & Park 2023): every `every` steps choose on public data which coordinates DP-SGD updates."
     def __init__(self,
