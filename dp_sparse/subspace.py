@@ -11,7 +11,7 @@ from torch import nn, Tensor
 from .clipping import clip_and_accumulate
 
 # %% auto #0
-__all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense', 'random_masks', 'RandomFreeze', 'update_bytes', 'RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
+__all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense', 'random_masks', 'RandomFreeze', 'update_bytes', 'PRUNE_CRITERIA', 'PRUNE_BUDGETS', 'PRETRAIN_EPOCHS', 'keep_masks', 'random_scores', 'pretrain_public', 'PruneFreeze', 'PruneSelect', 'RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
 
 # %% ../nbs/04_subspace.ipynb #33834867
 def clipped_grads(model:nn.Module,        # the model whose per-example gradients are clipped
@@ -277,6 +277,221 @@ def update_bytes(subspace:MaskedSubspace, # a bound subspace after begin_step
     index = min(math.ceil(d / 8), 4 * dt) if dt < d else 0
     return {'dense': d * value_bytes, 'sparse_values': dt * value_bytes, 'index_if_not_shared': index,
             'ratio_shared_seed': dt / d, 'ratio_with_index': (dt * value_bytes + index) / (d * value_bytes)}
+
+# %% ../nbs/06_pruning.ipynb #af6d9c7d
+from torch.utils.data import TensorDataset
+
+# %% ../nbs/06_pruning.ipynb #5dc9bae6
+PRUNE_CRITERIA = ('magnitude', 'random')   # how the trained coordinates are ranked
+PRUNE_BUDGETS = ('layer', 'global')         # per tensor, or over all bound parameters together
+PRETRAIN_EPOCHS = 10                        # default public pre-training when public data are given (see "What is ours")
+
+def _check_sparsity(sparsity):
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity must be a number in [0, 1) (fraction of coordinates not trained), got {sparsity!r}")
+    return float(sparsity)
+
+def _check_choice(name, v, allowed):
+    if v not in allowed: raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
+    return v
+
+def _check_public(public_data, why):
+    if public_data is None: raise ValueError(f"public_data is required {why} (dp_sparse train: give --public-fraction > 0)")
+    if not isinstance(public_data, TensorDataset) or len(public_data) == 0:
+        raise ValueError(f"public_data must be a non-empty TensorDataset (x, y), got {type(public_data).__name__} "
+                         f"of length {len(public_data) if hasattr(public_data, '__len__') else '?'}")
+
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
+    return seed if seed is not None else secrets.randbits(63)
+
+def _check_model_owns(model, params):
+    if model is not None and not {id(p) for p in params} <= {id(p) for p in model.parameters()}:
+        raise ValueError("model must own the bound parameters (pass the model the optimizer trains)")
+
+def _check_same(obj, d, keys):
+    if d.get('kind') != type(obj).__name__: raise ValueError(f"state_dict is for {d.get('kind')!r}, not {type(obj).__name__}")
+    for k in keys:
+        if d.get(k) != getattr(obj, k):
+            raise ValueError(f"state_dict has {k}={d.get(k)!r}, this {type(obj).__name__} has {k}={getattr(obj, k)!r}")
+
+# %% ../nbs/06_pruning.ipynb #9a9599c7
+def keep_masks(scores:list,           # per parameter a score tensor of its shape; larger = more worth training
+               sparsity:float,        # s, fraction of coordinates NOT trained, in [0, 1)
+               budget:str='layer',    # 'layer': each tensor keeps n_p - round(s n_p); 'global': d - round(s d) kept overall
+              )->list:                # per parameter a bool mask (True = trained) or None (all trained)
+    "The top-scoring coordinates as masks, with exact counts (ties broken by `torch.topk`)."
+    _check_sparsity(sparsity); _check_choice('budget', budget, PRUNE_BUDGETS)
+    if sparsity == 0: return [None] * len(scores)
+    def top(flat, k):
+        m = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+        m[torch.topk(flat, k, sorted=False).indices] = True
+        return m
+    if budget == 'layer':
+        return [top(s.detach().flatten(), s.numel() - int(round(sparsity * s.numel()))).view(s.shape) for s in scores]
+    flat = torch.cat([s.detach().flatten().to(scores[0].device, torch.float64) for s in scores])
+    m, out, i = top(flat, flat.numel() - int(round(sparsity * flat.numel()))), [], 0
+    for s in scores: out.append(m[i:i + s.numel()].view(s.shape).to(s.device)); i += s.numel()
+    return out
+
+def random_scores(params:list, seed:int)->list:
+    "Uniform scores, independent of everything but `seed`: their top-k is a uniformly random subset."
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(p.shape, generator=g, dtype=torch.float64).to(p.device) for p in params]
+
+# %% ../nbs/06_pruning.ipynb #ab1b76db
+def pretrain_public(model:nn.Module,          # trained in place
+                    public_data:TensorDataset, # (x, y) public examples only: this step is not private
+                    epochs:int,                # passes over public_data, >= 0 (0: nothing happens)
+                    *,
+                    lr:float=0.1,              # SGD learning rate
+                    momentum:float=0.9,        # SGD momentum in [0, 1)
+                    batch_size:int=64,         # examples per step (the last batch of an epoch may be smaller)
+                    seed:int=0,                # seed of the shuffling
+                   )->nn.Module:
+    "Ordinary (non-private) SGD on public data; leaves every `.grad` None. Costs no privacy: no private example is read."
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"pretrain epochs must be an int >= 0, got {epochs!r}")
+    if epochs == 0: return model
+    _check_public(public_data, 'to pre-train')
+    params = [p for p in model.parameters() if p.requires_grad]
+    dev = params[0].device
+    x, y = public_data.tensors[0].to(dev), public_data.tensors[-1].to(dev)
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g).to(dev)
+        for i in range(0, len(x), batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    opt.zero_grad(set_to_none=True)
+    return model
+
+# %% ../nbs/06_pruning.ipynb #91316a88
+class PruneFreeze(MaskedSubspace):
+    "Parameter freezing (Adamczewski & Park 2023, arXiv:2303.04612): prune once on public data, DP-SGD on the rest."
+    def __init__(self,
+                 sparsity:float,                 # s, fraction of coordinates pruned (never trained), in [0, 1)
+                 criterion:str='magnitude',      # 'magnitude': largest |w| after public pre-training are kept; 'random'
+                 *,
+                 public_data:TensorDataset|None=None, # public (x, y); required for 'magnitude' and for pre-training
+                 model:nn.Module|None=None,      # the model the bound parameters belong to; required for pre-training
+                 budget:str='layer',             # 'layer': each tensor keeps 1-s of its entries; 'global': 1-s overall
+                 frozen_value:str='zero',        # 'zero': pruned weights set to 0 once at bind; 'keep': left as they are
+                 pretrain_epochs:int|None=None,  # public SGD epochs before pruning; None: PRETRAIN_EPOCHS if public_data, else 0
+                 pretrain_lr:float=0.1,          # learning rate of the public pre-training
+                 seed:int|None=None,             # seed of pre-training shuffles and random scores; None: OS entropy
+                ):
+        self.sparsity = _check_sparsity(sparsity)
+        self.criterion = _check_choice('criterion', criterion, PRUNE_CRITERIA)
+        self.budget = _check_choice('budget', budget, PRUNE_BUDGETS)
+        self.frozen_value = _check_choice('frozen_value', frozen_value, ('zero', 'keep'))
+        if criterion == 'magnitude': _check_public(public_data, "for criterion='magnitude' (weights are ranked after public pre-training)")
+        if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
+        if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
+        if pretrain_epochs > 0:
+            _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
+            if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
+        self.public_data, self.model, self.pretrain_epochs, self.pretrain_lr = public_data, model, pretrain_epochs, pretrain_lr
+        self.seed = _check_seed(seed)
+
+    def bind(self, params, *, steps_per_epoch=None, total_steps=None):
+        "Pre-train on public data, rank, fix the masks, and (frozen_value='zero') zero the pruned weights in the model."
+        super().bind(params, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        _check_model_owns(self.model, self.params)
+        pretrain_public(self.model, self.public_data, self.pretrain_epochs, lr=self.pretrain_lr, seed=self.seed)
+        scores = ([p.detach().abs() for p in self.params] if self.criterion == 'magnitude'
+                  else random_scores(self.params, _mask_seed(self.seed, 0)))
+        self._masks = keep_masks(scores, self.sparsity, self.budget)
+        if self.frozen_value == 'zero':
+            with torch.no_grad():
+                for p, m in zip(self.params, self._masks):
+                    if m is not None: p.masked_fill_(~m, 0.0)   # in the model's own tensors, once; the optimizer never sees it
+        return self
+
+    def version_of(self, step:int): return 0                  # one mask for the whole run
+    def masks_for(self, version): return self._masks
+
+    def state_dict(self)->dict:
+        return {**super().state_dict(), 'sparsity': self.sparsity, 'criterion': self.criterion, 'budget': self.budget,
+                'frozen_value': self.frozen_value, 'seed': self.seed}
+
+    def load_state_dict(self, d:dict):
+        _check_same(self, d, ('sparsity', 'criterion', 'budget', 'frozen_value'))
+        self.seed = d['seed']; super().load_state_dict(d)
+        self._masks = self.masks
+
+# %% ../nbs/06_pruning.ipynb #eea55afe
+class PruneSelect(MaskedSubspace):
+    "Parameter selection (Adamczewski & Park 2023): every `every` steps choose on public data which coordinates DP-SGD updates."
+    def __init__(self,
+                 sparsity:float,                 # s, fraction of coordinates NOT updated in a round, in [0, 1)
+                 criterion:str='magnitude',      # 'magnitude': largest |score| (see `score`) are updated; 'random'
+                 *,
+                 every:int=10,                   # k >= 1: steps per selection round
+                 public_data:TensorDataset|None=None, # public (x, y); required for score='gradient' and pre-training
+                 model:nn.Module|None=None,      # the model the bound parameters belong to; required for score='gradient'
+                 score:str='gradient',           # magnitude of: 'gradient' (mean public-batch gradient) or 'weight' (|w|)
+                 public_batch_size:int=256,      # public examples per selection round (all of them if fewer)
+                 budget:str='layer',             # 'layer': each tensor updates 1-s of its entries; 'global': 1-s overall
+                 pretrain_epochs:int|None=None,  # public SGD epochs at bind; None: PRETRAIN_EPOCHS if public_data, else 0
+                 pretrain_lr:float=0.1,          # learning rate of the public pre-training
+                 seed:int|None=None,             # seed of public batches, pre-training and random scores; None: OS entropy
+                ):
+        self.sparsity = _check_sparsity(sparsity)
+        self.criterion = _check_choice('criterion', criterion, PRUNE_CRITERIA)
+        self.score = _check_choice('score', score, ('gradient', 'weight'))
+        self.budget = _check_choice('budget', budget, PRUNE_BUDGETS)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every must be an int >= 1, got {every!r}")
+        if isinstance(public_batch_size, bool) or not isinstance(public_batch_size, int) or public_batch_size < 1:
+            raise ValueError(f"public_batch_size must be an int >= 1, got {public_batch_size!r}")
+        if criterion == 'magnitude' and score == 'gradient':
+            _check_public(public_data, "for criterion='magnitude' with score='gradient' (public gradients rank the coordinates)")
+            if model is None: raise ValueError("model is required for score='gradient': pass the model being trained")
+        if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
+        if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
+        if pretrain_epochs > 0:
+            _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
+            if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
+        self.every, self.public_data, self.model, self.public_batch_size = every, public_data, model, public_batch_size
+        self.pretrain_epochs, self.pretrain_lr, self.seed = pretrain_epochs, pretrain_lr, _check_seed(seed)
+
+    def bind(self, params, *, steps_per_epoch=None, total_steps=None):
+        "Attach, and pre-train on public data if asked (masks are chosen at each round's first step)."
+        super().bind(params, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        _check_model_owns(self.model, self.params)
+        pretrain_public(self.model, self.public_data, self.pretrain_epochs, lr=self.pretrain_lr, seed=self.seed)
+        return self
+
+    def version_of(self, step:int): return step // self.every   # the selection round
+
+    def public_scores(self, round_:int)->list:
+        "|mean gradient| of the loss on round `round_`'s public batch, at the model's current weights."
+        x, y = self.public_data.tensors[0], self.public_data.tensors[-1]
+        g = torch.Generator().manual_seed(_mask_seed(self.seed, round_))
+        idx = torch.randperm(len(x), generator=g)[:self.public_batch_size]
+        dev = self.params[0].device
+        loss = nn.functional.cross_entropy(self.model(x[idx].to(dev)), y[idx].to(dev))
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)   # leaves every .grad alone
+        return [torch.zeros_like(p) if gr is None else gr.abs() for p, gr in zip(self.params, grads)]
+
+    def masks_for(self, round_):
+        if self.criterion == 'random': scores = random_scores(self.params, _mask_seed(self.seed, round_))
+        elif self.score == 'weight': scores = [p.detach().abs() for p in self.params]
+        else: scores = self.public_scores(round_)
+        return keep_masks(scores, self.sparsity, self.budget)
+
+    def state_dict(self)->dict:
+        return {**super().state_dict(), 'sparsity': self.sparsity, 'criterion': self.criterion, 'score': self.score,
+                'budget': self.budget, 'every': self.every, 'seed': self.seed}
+
+    def load_state_dict(self, d:dict):
+        _check_same(self, d, ('sparsity', 'criterion', 'score', 'budget', 'every'))
+        self.seed = d['seed']; super().load_state_dict(d)
 
 # %% ../nbs/07_lsg.ipynb #cbf94783
 import math, secrets

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
-from .subspace import Dense, RandomFreeze, LowRankSparse
+from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse
 from .optim import PrivacyEngine, DPOptimizer
 
 # %% auto #0
@@ -52,6 +52,8 @@ def make_model(name:str,        # one of MODELS
 SUBSPACES: dict[str, Callable] = {  # --method -> build(cfg, model, public_ds) -> Subspace; never sees the private set
     'dense': lambda cfg, model, public: Dense(),
     'freeze': lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed),
+    'prune-freeze': lambda cfg, model, public: PruneFreeze(cfg.sparsity, cfg.criterion, public_data=public, model=model, seed=cfg.seed),
+    'prune-select': lambda cfg, model, public: PruneSelect(cfg.sparsity, cfg.criterion, every=cfg.select_every, public_data=public, model=model, seed=cfg.seed),
     'lsg': lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
 }
 
@@ -105,6 +107,9 @@ class TrainConfig:
         if self.noise not in ('iid', 'bsr'): raise ValueError(f"noise must be 'iid' or 'bsr', got {self.noise!r}")
         if self.method not in SUBSPACES: raise ValueError(f"method must be one of {tuple(SUBSPACES)}, got {self.method!r}")
         if not 0 <= self.freeze_rate < 1: raise ValueError(f"freeze_rate must be in [0, 1), got {self.freeze_rate!r}")
+        if not 0 <= self.sparsity < 1: raise ValueError(f"sparsity must be in [0, 1), got {self.sparsity!r}")
+        if self.criterion not in ('magnitude', 'random'): raise ValueError(f"criterion must be 'magnitude' or 'random', got {self.criterion!r}")
+        if not (isinstance(self.select_every, int) and self.select_every >= 1): raise ValueError(f"select_every must be an int >= 1, got {self.select_every!r}")
         if not 0 <= self.public_fraction < 1: raise ValueError(f"public_fraction must be in [0, 1), got {self.public_fraction!r}")
         if self.resume and not self.out: raise ValueError("resume needs out (the checkpoint directory)")
         return self
