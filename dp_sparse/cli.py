@@ -74,6 +74,7 @@ def _train_run(args) -> int:
     else:
         print(f"test accuracy {res['test_accuracy']:.4f} | epsilon {res['epsilon']:.3f} at delta {res['delta']:g} | "
               f"sigma {res['noise_multiplier']:.3f}, sample rate {res['sample_rate']:.4f}, {res['steps']} steps | "
+              f"{res['method']}, noise on {res['noise_dim']:,} of {res['dim']:,} coordinates | "
               f"{res['wall_time_s']:.1f} s on {res['device']}")
     return 0
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_data.ipynb #008a81d4
 from __future__ import annotations
-import math, secrets
+import functools, math, secrets
 from typing import Iterator, Sequence
 import numpy as np
 import torch
@@ -134,6 +134,13 @@ def _standardize(x_train, x_test):
     mu, sd = x_train.mean(0, keepdims=True), x_train.std(0, keepdims=True) + 1e-6  # 1e-6: constant pixels
     return (x_train - mu) / sd, (x_test - mu) / sd
 
+@functools.lru_cache(maxsize=4)
+def _mnist1d(seed:int)->dict:
+    "mnist1d generated from its templates with `seed` (no download); ~2.5 s, so kept for the process (read-only use)."
+    from mnist1d.data import get_dataset_args, make_dataset
+    args = get_dataset_args(); args.seed = seed
+    return make_dataset(args)
+
 def load_dataset(name:str,              # 'digits' or 'mnist1d'
                  test_fraction:float=0.2, # digits only: fraction held out for testing, in (0, 1)
                  seed:int=0,              # seed of the train/test split (digits) or of the generator (mnist1d)
@@ -150,9 +157,7 @@ def load_dataset(name:str,              # 'digits' or 'mnist1d'
         xtr, xte = _standardize(x[tr], x[te])
         ytr, yte = y[tr], y[te]
     elif name == 'mnist1d':
-        from mnist1d.data import get_dataset_args, make_dataset
-        args = get_dataset_args(); args.seed = seed
-        d = make_dataset(args)   # generated from templates: no download
+        d = _mnist1d(seed)
         xtr, xte = _standardize(d['x'].astype(np.float32), d['x_test'].astype(np.float32))
         ytr, yte = d['y'].astype(np.int64), d['y_test'].astype(np.int64)
     else:

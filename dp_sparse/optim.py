@@ -128,8 +128,13 @@ def step(self:DPOptimizer, closure=None):
     self._begin_step()
     sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
     sums = self._reduce_sums(sums)
-    if self._changed: self.noise.reset_buffers()   # BSR: the buffers held other coordinates (no-op for iid)
-    noise = self.noise.sample(sums)
+    if bsr and getattr(self.subspace, 'ambient_noise', False):
+        # coordinates are parameter entries: run the BSR stream over the whole parameters, never reset, and add
+        # its entries in the subspace (post-processing of the full-space mechanism; chapter 04)
+        noise = self.subspace.project(self.noise.sample([torch.zeros_like(p) for p in self.params]))
+    else:
+        if self._changed: self.noise.reset_buffers()   # BSR: the buffers held other coordinates (no-op for iid)
+        noise = self.noise.sample(sums)
     grads = self.subspace.lift([(s + z) / self.expected_batch_size for s, z in zip(sums, noise)])
     for p, g in zip(self.params, grads): p.grad = g.to(p.dtype)
     if bsr:

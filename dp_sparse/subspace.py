@@ -39,6 +39,7 @@ class Subspace:
     Subclasses implement `begin_step`, `project`, `lift` and, when they hold state, `state_dict`/`load_state_dict`;
     the rest has defaults. A subspace must never look at the private batch when it chooses its coordinates."""
     params: list[Tensor] = None
+    ambient_noise: bool = False   # True: coordinates are entries of the parameters (BSR may run over the parameters)
 
     def bind(self,
              params:list[Tensor],          # the trainable parameters of the DPOptimizer, in its order
@@ -110,6 +111,7 @@ class MaskedSubspace(Subspace):
     Subclasses give `version_of(step)` (a hashable naming the mask in force) and `masks_for(version)`."""
     masks: list = None
     version: Hashable = None
+    ambient_noise = True   # its coordinates are parameter entries: BSR noise runs over the parameters, then is projected
 
     def version_of(self, step:int)->Hashable: raise NotImplementedError
     def masks_for(self, version)->list[Tensor|None]: raise NotImplementedError
