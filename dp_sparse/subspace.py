@@ -308,6 +308,16 @@ def _check_seed(seed):
         raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
     return seed if seed is not None else secrets.randbits(63)
 
+def _check_pretrain(pretrain_epochs, public_data, model)->int:
+    "Public pre-training epochs: None -> PRETRAIN_EPOCHS when public data are given, else 0; > 0 needs data and model."
+    if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
+    if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
+        raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
+    if pretrain_epochs > 0:
+        _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
+        if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
+    return pretrain_epochs
+
 def _check_model_owns(model, params):
     if model is not None and not {id(p) for p in params} <= {id(p) for p in model.parameters()}:
         raise ValueError("model must own the bound parameters (pass the model the optimizer trains)")
@@ -391,12 +401,7 @@ class PruneFreeze(MaskedSubspace):
         self.budget = _check_choice('budget', budget, PRUNE_BUDGETS)
         self.frozen_value = _check_choice('frozen_value', frozen_value, ('zero', 'keep'))
         if criterion == 'magnitude': _check_public(public_data, "for criterion='magnitude' (weights are ranked after public pre-training)")
-        if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
-        if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
-        if pretrain_epochs > 0:
-            _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
-            if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
+        pretrain_epochs = _check_pretrain(pretrain_epochs, public_data, model)
         self.public_data, self.model, self.pretrain_epochs, self.pretrain_lr = public_data, model, pretrain_epochs, pretrain_lr
         self.seed = _check_seed(seed)
 
@@ -453,12 +458,7 @@ class PruneSelect(MaskedSubspace):
         if criterion == 'magnitude' and score == 'gradient':
             _check_public(public_data, "for criterion='magnitude' with score='gradient' (public gradients rank the coordinates)")
             if model is None: raise ValueError("model is required for score='gradient': pass the model being trained")
-        if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
-        if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
-        if pretrain_epochs > 0:
-            _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
-            if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
+        pretrain_epochs = _check_pretrain(pretrain_epochs, public_data, model)
         self.every, self.public_data, self.model, self.public_batch_size = every, public_data, model, public_batch_size
         self.pretrain_epochs, self.pretrain_lr, self.seed = pretrain_epochs, pretrain_lr, _check_seed(seed)
 
