@@ -131,7 +131,8 @@ def step(self:DPOptimizer, closure=None):
     if bsr and getattr(self.subspace, 'ambient_noise', False):
         # coordinates are parameter entries: run the BSR stream over the whole parameters, never reset, and add
         # its entries in the subspace (post-processing of the full-space mechanism; chapter 04)
-        noise = self.subspace.project(self.noise.sample([torch.zeros_like(p) for p in self.params]))
+        noise = self.subspace.project(self.noise.sample(   # at least float32 (a bf16 model gets no bf16-rounded noise)
+            [torch.zeros_like(p, dtype=torch.promote_types(p.dtype, torch.float32)) for p in self.params]))
     else:
         if self._changed: self.noise.reset_buffers()   # BSR: the buffers held other coordinates (no-op for iid)
         noise = self.noise.sample(sums)
