@@ -12,7 +12,7 @@ from scipy import optimize, special
 
 # %% auto #0
 __all__ = ['DEFAULT_ORDERS', 'rdp_gaussian', 'rdp_subsampled_gaussian', 'rdp_to_epsilon', 'epsilon_for', 'steps_for',
-           'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for']
+           'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant']
 
 # %% ../nbs/00_accounting.ipynb #a448e501
 def _real(name:str, x) -> float:
@@ -336,3 +336,85 @@ def noise_multiplier_for(
         else: lo = mid
     epsilon_for(hi, sample_rate, steps, delta, orders)   # warns here if the answer's best order is at a grid edge
     return hi
+
+# %% ../nbs/00_accounting.ipynb #ac0acaca
+def _pld_event(h:dict):
+    "The dp_accounting event of one history entry (sample_rate -> sampling_probability happens here only)."
+    from dp_accounting import dp_event
+    if h["event"] == "poisson_gaussian":
+        return dp_event.PoissonSampledDpEvent(h["sample_rate"], dp_event.GaussianDpEvent(h["noise_multiplier"]))
+    return dp_event.GaussianDpEvent(h["noise_multiplier"] / h["sensitivity"])   # sensitivity Delta: sigma / Delta
+
+class PLDAccountant(RDPAccountant):
+    "Same history and interface as RDPAccountant; epsilon from the privacy loss distribution (dp_accounting, optional)."
+    mechanism, version = "pld", 1
+
+    def __init__(self,
+                 value_discretization_interval:float=1e-4, # PLD grid step in nats, > 0; smaller: tighter and slower
+                ):
+        super().__init__()
+        self.value_discretization_interval = _check_positive("value_discretization_interval", value_discretization_interval)
+
+    def __repr__(self): return f"PLDAccountant(steps={self.steps}, gaussian_events={self.gaussian_events}, entries={len(self._history)})"
+
+    def _pld(self):
+        try: from dp_accounting.pld import PLDAccountant as _DPA
+        except ImportError as e:
+            raise ImportError("PLDAccountant needs Google's dp_accounting package: pip install dp-accounting "
+                              "(or use RDPAccountant, which needs nothing)") from e
+        acc = _DPA(value_discretization_interval=self.value_discretization_interval)
+        for h in self._history: acc.compose(_pld_event(h), h["count"])
+        return acc
+
+    def get_privacy_spent(self, delta:float) -> tuple[float, None]:
+        "(epsilon, None) at `delta`, 0 < delta < 1 (no order: the PLD is not an RDP bound)."
+        return float(self._pld().get_epsilon(_check_delta(delta))), None
+
+    def rdp(self): raise NotImplementedError("PLDAccountant has no RDP curve; use RDPAccountant for it")
+
+    def calibrate(self,
+                  epsilon:float,       # target epsilon in nats, > 0
+                  delta:float,         # target delta, 0 < delta < 1
+                  sample_rate:float,   # q, 0 < q <= 1
+                  steps:int,           # T >= 1
+                  tol:float=1e-3,      # relative precision on sigma, in (0, 1)
+                 ) -> float:           # smallest sigma (to relative `tol`) whose PLD epsilon <= epsilon
+        "Smallest noise multiplier meeting (epsilon, delta) under the PLD, by bisection bracketed by the RDP answer."
+        eps = lambda s: PLDAccountant(self.value_discretization_interval).step(
+            noise_multiplier=s, sample_rate=sample_rate, steps=steps).epsilon(delta)
+        hi = noise_multiplier_for(epsilon, delta, sample_rate, steps, tol=tol)   # RDP's answer: meets it under RDP ...
+        while eps(hi) > epsilon: hi *= 1.5                                     # ... and so (checked) under the PLD
+        lo = hi / 1.5
+        while eps(lo) <= epsilon: hi, lo = lo, lo / 1.5
+        while hi / lo > 1 + tol:
+            mid = math.sqrt(lo * hi)
+            if eps(mid) <= epsilon: hi = mid
+            else: lo = mid
+        return hi
+
+@patch
+def calibrate(self:RDPAccountant, epsilon:float, delta:float, sample_rate:float, steps:int, **kw) -> float:
+    "Smallest noise multiplier meeting (epsilon, delta) under this accountant's RDP orders."
+    return noise_multiplier_for(epsilon, delta, sample_rate, steps, orders=self.orders, **kw)
+
+# %% ../nbs/00_accounting.ipynb #93d27725
+@patch
+def state_dict(self:PLDAccountant) -> dict:
+    "Plain-python state: {'mechanism': 'pld', 'version', 'value_discretization_interval', 'history'}."
+    return {"mechanism": self.mechanism, "version": self.version,
+            "value_discretization_interval": self.value_discretization_interval, "history": self.history}
+
+@patch
+def load_state_dict(self:PLDAccountant, d:dict):
+    "Restore from `state_dict()` output after checking keys, tag and every history entry; returns self."
+    if not isinstance(d, dict): raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
+    if set(d) != {"mechanism", "version", "value_discretization_interval", "history"}:
+        raise ValueError(f"state dict keys must be mechanism, version, value_discretization_interval, history; got {sorted(d)}")
+    if d["mechanism"] != self.mechanism or d["version"] != self.version:
+        raise ValueError(f"state dict is for mechanism={d['mechanism']!r} version={d['version']!r}, "
+                         f"expected {self.mechanism!r} version {self.version}")
+    rdp = RDPAccountant().load_state_dict({"mechanism": "rdp", "version": RDPAccountant.version,
+                                           "orders": list(DEFAULT_ORDERS), "history": d["history"]})  # validates entries
+    self.value_discretization_interval = _check_positive("value_discretization_interval", d["value_discretization_interval"])
+    self._history = rdp._history
+    return self

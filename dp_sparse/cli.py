@@ -39,6 +39,7 @@ def _train_arguments(p:argparse.ArgumentParser):
     a('--density', type=float, default=d.density, help='lsg: fraction of low-rank coordinates kept (default: %(default)s)')
     a('--refresh', type=int, default=d.refresh, help='lsg: recompute carriers every this many steps (default: %(default)s)')
     a('--public-fraction', type=float, default=d.public_fraction, help='fraction of the training set made public (default: %(default)s)')
+    a('--accountant', choices=['rdp', 'pld'], default=d.accountant, help='rdp, or pld: tighter epsilon (less noise for a target), needs dp_accounting (default: %(default)s)')
     a('--max-physical-batch-size', type=int, default=None, help='clip in chunks of at most this many examples')
     a('--device', default=d.device, help="'auto', 'cpu', 'cuda', 'cuda:1', ... (default: %(default)s)")
     a('--seed', type=int, default=d.seed, help='seed of model init, sampling and noise (default: %(default)s)')
@@ -56,7 +57,7 @@ def _train_run(args) -> int:
                       epsilon=eps, noise_multiplier=args.noise_multiplier, delta=args.delta, noise=args.noise,
                       bandwidth=args.bandwidth, method=args.method, freeze_rate=args.freeze_rate, sparsity=args.sparsity,
                       criterion=args.criterion, select_every=args.select_every, rank=args.rank, density=args.density,
-                      refresh=args.refresh, public_fraction=args.public_fraction,
+                      refresh=args.refresh, public_fraction=args.public_fraction, accountant=args.accountant,
                       max_physical_batch_size=args.max_physical_batch_size,
                       device=args.device, seed=args.seed, out=args.out, resume=args.resume)
     try: cfg.validate()

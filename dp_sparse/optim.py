@@ -221,7 +221,7 @@ def make_private(self:PrivacyEngine,
         q = bs / N
         sampler = PoissonBatchSampler(N, q, generator=g)
         steps = epochs * len(sampler)
-        sigma = noise_multiplier if noise_multiplier is not None else noise_multiplier_for(target_epsilon, target_delta, q, steps, orders=self.accountant.orders)
+        sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
         gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self.seed), None
     else:
         b = math.ceil(N / bs); k = epochs; n = k * b
@@ -232,7 +232,7 @@ def make_private(self:PrivacyEngine,
         beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
         c = sqrt_coeffs(n, 1.0, beta)[:p]
         sens = sensitivity(np.pad(c, (0, n - p)), k, b)   # k participations b steps apart; p <= b: sqrt(k)*||c||
-        sigma = noise_multiplier if noise_multiplier is not None else noise_multiplier_for(target_epsilon, target_delta, 1.0, 1, orders=self.accountant.orders)
+        sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, 1.0, 1)
         gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, seed=self.seed), n
     opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=N * q if noise == 'iid' else N / b, sample_rate=q, loss_fn=loss_fn,

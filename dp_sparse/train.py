@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
 from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse
 from .optim import PrivacyEngine, DPOptimizer
+from .accounting import RDPAccountant, PLDAccountant
 
 # %% auto #0
 __all__ = ['MODELS', 'SUBSPACES', 'CKPT', 'make_model', 'TrainConfig', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'train']
@@ -82,6 +83,7 @@ class TrainConfig:
     density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
     refresh:int=10               # LSG: recompute the carriers every this many steps
     public_fraction:float=0.0    # fraction of the training set made public (pruning's data); never trained on privately
+    accountant:str='rdp'         # 'rdp' (RDPAccountant) or 'pld' (PLDAccountant: tighter, needs dp_accounting)
     max_physical_batch_size:int|None=None # virtual steps
     device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
     seed:int=0                   # seeds model init, sampling and noise (reproducible runs)
@@ -111,6 +113,7 @@ class TrainConfig:
         if self.criterion not in ('magnitude', 'random'): raise ValueError(f"criterion must be 'magnitude' or 'random', got {self.criterion!r}")
         if not (isinstance(self.select_every, int) and self.select_every >= 1): raise ValueError(f"select_every must be an int >= 1, got {self.select_every!r}")
         if not 0 <= self.public_fraction < 1: raise ValueError(f"public_fraction must be in [0, 1), got {self.public_fraction!r}")
+        if self.accountant not in ('rdp', 'pld'): raise ValueError(f"accountant must be 'rdp' or 'pld', got {self.accountant!r}")
         if self.resume and not self.out: raise ValueError("resume needs out (the checkpoint directory)")
         return self
 
@@ -172,7 +175,7 @@ def train(cfg:TrainConfig,                     # the run
     base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size)
     subspace = SUBSPACES[cfg.method](cfg, model, public_ds)   # from the seed and public data only
-    engine = PrivacyEngine(seed=cfg.seed)
+    engine = PrivacyEngine(accountant=PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant(), seed=cfg.seed)
     model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
         target_delta=cfg.delta, noise_multiplier=cfg.noise_multiplier, target_epsilon=cfg.epsilon, noise=cfg.noise,
         bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
