@@ -256,6 +256,14 @@ class RDPAccountant:
     get_epsilon = epsilon
 
 # %% ../nbs/00_accounting.ipynb #852bb586
+def _check_state(acc, d, keys:tuple):
+    "A saved accountant state: a dict with exactly `keys` (mechanism, version, ...) and this accountant's tag."
+    if not isinstance(d, dict): raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
+    if set(d) != set(keys): raise ValueError(f"state dict keys must be {', '.join(keys)}; got {sorted(d)}")
+    if d["mechanism"] != acc.mechanism or d["version"] != acc.version:
+        raise ValueError(f"state dict is for mechanism={d['mechanism']!r} version={d['version']!r}, "
+                         f"expected {acc.mechanism!r} version {acc.version}")
+
 @patch
 def state_dict(self:RDPAccountant) -> dict:
     "Plain-python state: {'mechanism', 'version', 'orders', 'history'} (json- and pickle-safe)."
@@ -264,12 +272,7 @@ def state_dict(self:RDPAccountant) -> dict:
 @patch
 def load_state_dict(self:RDPAccountant, d:dict):
     "Restore from `state_dict()` output after checking keys, mechanism/version tag and every history entry; returns self."
-    if not isinstance(d, dict): raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
-    if set(d) != {"mechanism", "version", "orders", "history"}:
-        raise ValueError(f"state dict keys must be mechanism, version, orders, history; got {sorted(d)}")
-    if d["mechanism"] != self.mechanism or d["version"] != self.version:
-        raise ValueError(f"state dict is for mechanism={d['mechanism']!r} version={d['version']!r}, "
-                         f"expected {self.mechanism!r} version {self.version}")
+    _check_state(self, d, ("mechanism", "version", "orders", "history"))
     new = RDPAccountant(d["orders"])
     for h in d["history"]:
         kind = h.get("event") if isinstance(h, dict) else None
@@ -407,12 +410,7 @@ def state_dict(self:PLDAccountant) -> dict:
 @patch
 def load_state_dict(self:PLDAccountant, d:dict):
     "Restore from `state_dict()` output after checking keys, tag and every history entry; returns self."
-    if not isinstance(d, dict): raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
-    if set(d) != {"mechanism", "version", "value_discretization_interval", "history"}:
-        raise ValueError(f"state dict keys must be mechanism, version, value_discretization_interval, history; got {sorted(d)}")
-    if d["mechanism"] != self.mechanism or d["version"] != self.version:
-        raise ValueError(f"state dict is for mechanism={d['mechanism']!r} version={d['version']!r}, "
-                         f"expected {self.mechanism!r} version {self.version}")
+    _check_state(self, d, ("mechanism", "version", "value_discretization_interval", "history"))
     rdp = RDPAccountant().load_state_dict({"mechanism": "rdp", "version": RDPAccountant.version,
                                            "orders": list(DEFAULT_ORDERS), "history": d["history"]})  # validates entries
     self.value_discretization_interval = _check_positive("value_discretization_interval", d["value_discretization_interval"])
