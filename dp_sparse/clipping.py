@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_clipping.ipynb #f0b2f0ce
 from __future__ import annotations
-import inspect, math, warnings
+import functools, inspect, math, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -298,15 +298,17 @@ def _assign_params(calls:list, used:set) -> list:
                 todo[i][0].append((n, calls[i].module.get_parameter(n))); todo[i][1] = False
     return todo
 
+@functools.lru_cache(maxsize=None)   # asked for every layer call of every step; a rule's signature never changes
 def _takes_masks(rule) -> bool:
     "Whether a rule declares a `masks` argument (and so computes masked ghost norms itself)."
     try: return 'masks' in inspect.signature(rule).parameters
     except (TypeError, ValueError): return False
 
-def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExample:
-    _check_supported(model)
-    masks = _check_masks(model, masks)
-    if rules is not None and not isinstance(rules, dict): raise TypeError(f"rules must be a dict {{type: rule}} or None, got {type(rules).__name__}")
+def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
+    """One forward under the hooks and one `autograd.grad` of the summed per-example losses.
+
+    Returns (losses (B,), [(call, its output gradients, [(name, param)] it must produce, rule allowed)]): the shared
+    first half of every per-example computation (this chapter's dispatcher, and LSG's projections in chapter 07)."""
     xs = x if isinstance(x, tuple) else (x,)
     if not xs or not isinstance(xs[0], Tensor): raise TypeError("x must be a Tensor or a tuple of Tensors with batch dim 0")
     B = xs[0].shape[0]
@@ -322,15 +324,24 @@ def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExa
     grads = [torch.zeros(s, dtype=dt, device=losses.device) if gr is None else gr
              for gr, (s, dt) in zip(out, [m for c in cap.calls for m in c.metas])]
     used = {id(p) for p, gr in zip(loose, out[len(edges):]) if gr is not None}
-    todo = _assign_params(cap.calls, used)
+    calls, k = [], 0
+    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(cap.calls, used)):
+        calls.append((c, grads[k:k + len(c.edges)], plist, rule_ok)); k += len(c.edges)
+    return losses, calls
+
+def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExample:
+    _check_supported(model)
+    masks = _check_masks(model, masks)
+    if rules is not None and not isinstance(rules, dict): raise TypeError(f"rules must be a dict {{type: rule}} or None, got {type(rules).__name__}")
+    losses, calls = _layer_calls(model, loss_fn, x, y, keep_graph)
+    B = losses.shape[0]
     uses: dict[int, int] = {}
-    for plist, _ in todo:
+    for _, _, plist, _ in calls:
         for _, p in plist: uses[id(p)] = uses.get(id(p), 0) + 1
     acc = _acc_dtype(losses.dtype)
     sq = torch.zeros(B, dtype=acc, device=losses.device)
-    gs_all, ghost_calls, k = {}, [], 0
-    for c, (plist, rule_ok) in zip(cap.calls, todo):
-        gr, k = grads[k:k + len(c.edges)], k + len(c.edges)
+    gs_all, ghost_calls = {}, []
+    for c, gr, plist, rule_ok in calls:
         if not plist: continue
         rule = find_rule(c.module, rules) if rule_ok else None
         if rule is None: res = func_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])

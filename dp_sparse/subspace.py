@@ -501,8 +501,8 @@ import numpy as np
 from fastcore.basics import patch
 
 # %% ../nbs/07_lsg.ipynb #1e85f74e
-from .clipping import (capture_layers, find_rule, func_grad_samples, conv_unfold, clip_factors,
-                                seq_weight_grad, _check_supported, _acc_dtype, _assign_params, _own_params)
+from .clipping import (find_rule, func_grad_samples, conv_unfold, clip_factors,
+                                seq_weight_grad, _check_supported, _acc_dtype, _layer_calls)
 
 # %% ../nbs/07_lsg.ipynb #957322fa
 def _lsg_seed(seed:int, *keys:int)->int:
@@ -714,21 +714,10 @@ def per_example_coords(self:LowRankSparse,
                       )->list[Tensor]:    # per bound parameter: (B, kept) coordinates, or (B, *shape) if dense
     "Per-example gradients in this step's coordinates, from one forward and one backward pass (hooks of chapter 01)."
     self._check_chosen(); _check_supported(model)
-    xs = x if isinstance(x, tuple) else (x,)
-    B, index = xs[0].shape[0], {id(p): i for i, p in enumerate(self.params)}
-    with capture_layers(model) as cap: losses = loss_fn(model(*xs), y)
-    if not (isinstance(losses, Tensor) and losses.shape == (B,)):
-        raise ValueError(f"loss_fn must return per-example losses of shape (B,)=({B},), got {getattr(losses, 'shape', None)}")
-    covered = {id(p) for c in cap.calls for _, p in _own_params(c.module)}
-    loose = [p for p in model.parameters() if p.requires_grad and id(p) not in covered]
-    edges = [e for c in cap.calls for e in c.edges]
-    out = torch.autograd.grad(losses.sum(), edges + loose, allow_unused=True) if edges or loose else []
-    grads = [torch.zeros(s, dtype=dt, device=losses.device) if o is None else o
-             for o, (s, dt) in zip(out, [mt for c in cap.calls for mt in c.metas])]
-    todo = _assign_params(cap.calls, {id(p) for p, o in zip(loose, out[len(edges):]) if o is not None})
-    acc, pe, k = _acc_dtype(losses.dtype), [None] * len(self.params), 0
-    for c, (plist, rule_ok) in zip(cap.calls, todo):
-        gr, k = grads[k:k + len(c.edges)], k + len(c.edges)
+    losses, calls = _layer_calls(model, loss_fn, x, y, keep_graph=False)   # chapter 01's forward/backward and assignment
+    B, index = losses.shape[0], {id(p): i for i, p in enumerate(self.params)}
+    acc, pe = _acc_dtype(losses.dtype), [None] * len(self.params)
+    for c, gr, plist, rule_ok in calls:
         plist = [(n, p) for n, p in plist if id(p) in index]
         if not plist: continue
         m, a = c.module, (c.args[0].to(acc) if c.args[0].is_floating_point() else c.args[0])
