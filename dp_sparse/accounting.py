@@ -304,6 +304,14 @@ def gaussian_epsilon(
     return float(optimize.brentq(lambda e: _log_gaussian_delta(e, mu) - log_d, 0.0, hi, xtol=1e-14, rtol=1e-13))
 
 # %% ../nbs/00_accounting.ipynb #e2bd9ae4
+def _bisect_log(ok, lo:float, hi:float, tol:float) -> float:
+    "Given ok(hi) and not ok(lo), shrink [lo, hi] by halving log(sigma) until hi/lo <= 1 + tol; returns hi (ok)."
+    while hi / lo > 1 + tol:
+        mid = math.sqrt(lo * hi)
+        if ok(mid): hi = mid
+        else: lo = mid
+    return hi
+
 def noise_multiplier_for(
     epsilon:float,          # target epsilon in nats, > 0
     delta:float,            # target delta, 0 < delta < 1
@@ -333,10 +341,7 @@ def noise_multiplier_for(
         warnings.warn(f"even noise_multiplier={lo} meets epsilon={target}; returning it (lower min_noise_multiplier to search further)",
                       RuntimeWarning, stacklevel=2)
         return lo
-    while hi / lo > 1 + tol:
-        mid = math.sqrt(lo * hi)
-        if eps(mid) <= target: hi = mid
-        else: lo = mid
+    hi = _bisect_log(lambda s: eps(s) <= target, lo, hi, tol)
     epsilon_for(hi, sample_rate, steps, delta, orders)   # warns here if the answer's best order is at a grid edge
     return hi
 
@@ -389,11 +394,7 @@ class PLDAccountant(RDPAccountant):
         while eps(hi) > epsilon: hi *= 1.5                                     # ... and so (checked) under the PLD
         lo = hi / 1.5
         while eps(lo) <= epsilon: hi, lo = lo, lo / 1.5
-        while hi / lo > 1 + tol:
-            mid = math.sqrt(lo * hi)
-            if eps(mid) <= epsilon: hi = mid
-            else: lo = mid
-        return hi
+        return _bisect_log(lambda s: eps(s) <= epsilon, lo, hi, tol)
 
 @patch
 def calibrate(self:RDPAccountant, epsilon:float, delta:float, sample_rate:float, steps:int, **kw) -> float:
