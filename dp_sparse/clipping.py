@@ -268,7 +268,8 @@ def _check_masks(model:nn.Module, masks:dict|None) -> dict:
         if not isinstance(mk, Tensor) or mk.shape != p.shape:
             raise ValueError(f"masks[p] must be a tensor of the parameter's shape {tuple(p.shape)}, got "
                              f"{getattr(mk, 'shape', type(mk).__name__)}")
-        if not ((mk == 0) | (mk == 1)).all(): raise ValueError("masks values must be 0/1 (bool or float)")
+        if mk.dtype != torch.bool and not ((mk == 0) | (mk == 1)).all():   # bool is 0/1 by type: no O(d) scan per step
+            raise ValueError("masks values must be 0/1 (bool or float)")
     return masks
 
 @dataclass
