@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_optim.ipynb #99dcc628
 from __future__ import annotations
-import math, warnings
+import math, secrets, warnings, zlib
 from typing import Callable
 import numpy as np
 import torch
@@ -166,11 +166,39 @@ def load_state_dict(self:DPOptimizer, d:dict):
     self._prepared = self.steps_taken - 1 if self.steps_taken > 0 else None   # the subspace in d is that of the last step
 
 # %% ../nbs/08_optim.ipynb #57671edb
+def _child_seed(root:int, role:str) -> int:
+    """63-bit seed of the independent stream `role` under `root` (numpy SeedSequence children, keyed by the role's
+    name): knowing one child's outputs says nothing about another's, nor about `root`."""
+    return int(np.random.SeedSequence(root, spawn_key=(zlib.crc32(role.encode()),)).generate_state(1, np.uint64)[0]) >> 1
+
+def _check_seed(name, v):
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2**63):
+        raise ValueError(f"{name} must be None or an integer in [0, 2**63), got {v!r}")
+
 class PrivacyEngine:
     "Makes a model, optimizer and data loader private; owns the accountant shared by the optimizer."
-    def __init__(self, accountant:RDPAccountant|None=None, seed:int|None=None):
+    def __init__(self,
+                 accountant:RDPAccountant|None=None, # charged at every step; a fresh RDPAccountant when None
+                 seed:int|None=None,       # PUBLIC randomness only: the fixed cyclic partition of BSR (init and data split are the caller's)
+                 *,
+                 noise_seed:int|None=None, # SECRET randomness (noise and Poisson sampling); None: OS entropy. Tests only:
+                                           # the run is not private against anyone who knows it
+                 secure_mode:bool=False,   # noise from a cryptographically secure generator (see chapter 03)
+                ):
+        _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
+        if not isinstance(secure_mode, bool): raise TypeError(f"secure_mode must be a bool, got {secure_mode!r}")
+        if secure_mode and noise_seed is not None:
+            raise ValueError("secure_mode draws the noise from the OS's secure generator; it cannot take a noise_seed")
+        if noise_seed is not None:
+            warnings.warn(f"PrivacyEngine(noise_seed={noise_seed}): the noise and the Poisson batches are reproducible "
+                          "by anyone who knows this seed; the run is NOT private against them (use it in tests only)",
+                          stacklevel=2)
         self.accountant = accountant if accountant is not None else RDPAccountant()
-        self.seed = seed
+        self.seed, self.noise_seed, self.secure_mode = seed, noise_seed, secure_mode
+        # the secret root: never derived from `seed`; each consumer (sampler, noise) gets its own child stream
+        self._secret_root = noise_seed if noise_seed is not None else secrets.randbits(63)
+
+    def _secret_seed(self, role:str) -> int: return _child_seed(self._secret_root, role)
 
     def get_epsilon(self, delta:float) -> float:
         "epsilon spent so far at `delta`."
@@ -216,24 +244,25 @@ def make_private(self:PrivacyEngine,
     # fail early on unsupported layers: one example through the clipping engine (no gradient is kept)
     *x0, y0 = collate_batch(ds, [0])
     per_example_grad_norms(model, loss_fn, tuple(x0) if len(x0) > 1 else x0[0], y0)
-    g = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
+    # Poisson sampling is secret (amplification by sampling assumes nobody knows who was sampled): its own child of
+    # the secret root; the cyclic partition of BSR is public (its analysis holds for any fixed order): from `seed`
     if noise == 'iid':
         q = bs / N
-        sampler = PoissonBatchSampler(N, q, generator=g)
+        sampler = PoissonBatchSampler(N, q, seed=self._secret_seed('sampler'))
         steps = epochs * len(sampler)
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
-        gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self.seed), None
+        gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self._secret_seed('noise')), None
     else:
         b = math.ceil(N / bs); k = epochs; n = k * b
         p = min(b, 32) if bandwidth is None else bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
         if not (isinstance(p, int) and 1 <= p <= b): raise ValueError(f"bandwidth must be an int in [1, b={b}] (batches per epoch), got {p!r}")
-        sampler = CyclicBatchSampler(N, b, cycles=1, generator=g)
+        sampler = CyclicBatchSampler(N, b, cycles=1, seed=self.seed)   # None: from the OS
         q = 1 / b
         beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
         c = sqrt_coeffs(n, 1.0, beta)[:p]
         sens = sensitivity(np.pad(c, (0, n - p)), k, b)   # k participations b steps apart; p <= b: sqrt(k)*||c||
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, 1.0, 1)
-        gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, seed=self.seed), n
+        gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, seed=self._secret_seed('noise')), n
     opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=N * q if noise == 'iid' else N / b, sample_rate=q, loss_fn=loss_fn,
                       noise=gen, accountant=self.accountant, max_steps=max_steps,
