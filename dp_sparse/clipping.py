@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_clipping.ipynb #f0b2f0ce
 from __future__ import annotations
-import functools, inspect, math, warnings
+import contextlib, functools, inspect, math, warnings, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -13,13 +13,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.graph import get_gradient_edge
+from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 
 # %% auto #0
 __all__ = ['Rule', 'RULES', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'register_rule', 'find_rule', 'seq_weight_grad',
            'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'conv_unfold', 'conv_weight_grad', 'conv_rule',
            'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples', 'LayerCall', 'capture_layers',
-           'per_example_grad_norms', 'clip_factors', 'clip_and_accumulate']
+           'validate_model', 'per_example_grad_norms', 'clip_factors', 'clipped_sum', 'clip_and_accumulate']
 
 # %% ../nbs/01_clipping.ipynb #9ff422bc
 class SqNorm(NamedTuple):
@@ -40,13 +41,33 @@ def register_rule(*types:type,             # nn.Module subclasses this rule serv
         return fn
     return deco
 
+# Functions a subclass may override without changing what `forward` computes (construction, init, printing).
+_NOT_FORWARD = frozenset({'__init__', 'reset_parameters', 'extra_repr', '__repr__', '__setstate__', '__getstate__',
+                          '_load_from_state_dict', '_save_to_state_dict'})
+
+@functools.lru_cache(maxsize=None)
+def _forward_names(base:type) -> frozenset:
+    "Names of the functions `base` and its bases below nn.Module define that its forward may run."
+    return frozenset(n for k in base.__mro__ if k is not nn.Module and issubclass(k, nn.Module)
+                     for n, v in vars(k).items() if n not in _NOT_FORWARD
+                     and (callable(v) or isinstance(v, (staticmethod, classmethod, property))))
+
+@functools.lru_cache(maxsize=None)
+def _same_forward(cls:type, base:type) -> bool:
+    "Whether instances of `cls` run `base`'s own forward: every such function resolves to the same object."
+    return all(inspect.getattr_static(cls, n, None) is inspect.getattr_static(base, n, None) for n in _forward_names(base))
+
 def find_rule(module:nn.Module,          # a layer owning parameters
               rules:dict|None=None,      # registry; None -> `RULES`
              ) -> Rule|None:             # the rule, or None: use the torch.func fallback
-    "The rule of `type(module)`: exact type first, then the first registered class along its MRO."
+    """The rule of `type(module)`: exact type first, then the first registered class along its MRO -- but only if the
+    module runs that class's forward (a subclass overriding `forward`, `_conv_forward`, ... or an instance
+    attribute shadowing one gets None: the fallback differentiates its real forward)."""
     reg = RULES if rules is None else rules
     for t in type(module).__mro__:
-        if t in reg: return reg[t]
+        if t in reg:
+            same = _same_forward(type(module), t) and not (_forward_names(t) & vars(module).keys())
+            return reg[t] if same else None
     return None
 
 # %% ../nbs/01_clipping.ipynb #10a210d7
@@ -212,12 +233,33 @@ def func_grad_samples(m:nn.Module,     # the module, run with its own forward
 # %% ../nbs/01_clipping.ipynb #32cce136
 REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants
 
-def _check_supported(model:nn.Module):
+def _structural_problems(model:nn.Module) -> list[str]:
+    "Every reason, visible without running the model, why its per-example gradients cannot be clipped exactly."
+    out = []
     for name, m in model.named_modules():
+        where, kind = name or 'model', type(m).__name__
         if isinstance(m, REFUSED):
-            raise ValueError(f"{name or 'model'} is {type(m).__name__}, which normalizes with batch statistics and so "
-                             "mixes examples: per-example gradients are undefined. Replace it with nn.GroupNorm "
-                             f"(e.g. nn.GroupNorm(min(32, C), C)).")
+            out.append(f"{where} is {kind}, which normalizes with batch statistics and so mixes examples: per-example "
+                       f"gradients are undefined. Replace it with nn.GroupNorm (e.g. nn.GroupNorm(min(32, C), C)).")
+        elif isinstance(m, nn.modules.instancenorm._InstanceNorm) and m.track_running_stats and m.training:
+            out.append(f"{where} is {kind}(track_running_stats=True): its forward writes batch statistics into buffers "
+                       "that reach the checkpoint and the model without noise. Use track_running_stats=False.")
+        elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None:
+            out.append(f"{where} is {kind}(max_norm={m.max_norm}): its forward renormalizes the rows of the batch's "
+                       "tokens in place, a data-dependent change of the weights without noise. Use max_norm=None.")
+        if (m._forward_hooks or m._forward_pre_hooks) and any(p.requires_grad for p in m.parameters()):
+            out.append(f"{where} ({kind}) has forward hooks or pre-hooks: they change what the layer computes behind the "
+                       "per-example rules' back. Remove them (or fold what they do into a module's forward).")
+    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        out.append("global module forward hooks are registered (torch.nn.modules.module.register_module_forward_hook): "
+                   "remove them while training privately")
+    return out
+
+def _check_supported(model:nn.Module):
+    "Raise ValueError naming every structural problem of `model` (see `_structural_problems`)."
+    probs = _structural_problems(model)
+    if len(probs) == 1: raise ValueError(probs[0])
+    if probs: raise ValueError("the model cannot be clipped exactly:\n- " + "\n- ".join(probs))
 
 def _own_params(m:nn.Module) -> list[tuple[str, nn.Parameter]]:
     "The module's own (not its children's) trainable parameters."
@@ -233,23 +275,60 @@ class LayerCall:
     edges: list            # GradientEdge of each recorded output
     metas: list            # (shape, dtype) of each recorded output, for outputs that get no gradient
 
+def _has_tensor(out) -> bool:
+    return isinstance(out, Tensor) or (isinstance(out, (tuple, list)) and any(isinstance(t, Tensor) for t in out))
+
+class _ParamUses(TorchFunctionMode):
+    "Records, for every torch function that reads a trainable parameter, the parameter and the module calls active."
+    def __init__(self, cap): super().__init__(); self.cap = cap
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        pids, hit = self.cap._pids, None
+        for a in (*args, *kwargs.values()):
+            for t in (a if isinstance(a, (tuple, list)) else (a,)):
+                if isinstance(t, Tensor) and id(t) in pids: hit = [id(t)] if hit is None else hit + [id(t)]
+        if hit is not None and _has_tensor(out):   # .shape, .dtype, ... read a parameter but are no use of its value
+            self.cap.uses.append((hit, tuple(self.cap._stack)))
+        return out
+
 class capture_layers:
-    "Context manager recording every call of every module of `model` holding a trainable parameter into `.calls`."
-    def __init__(self, model:nn.Module): self.model, self.calls, self.recording, self._handles = model, [], True, []
+    """Context manager recording every call of every module of `model` holding a trainable parameter into `.calls`,
+    and every read of a trainable parameter by a torch function, with the module calls active then, into `.uses`."""
+    def __init__(self, model:nn.Module):
+        self.model, self.calls, self.recording, self._handles = model, [], True, []
+        self.uses: list = []          # [(param ids, frame ids of the calls active then, outermost first)]
+        self._stack, self._frames = [], []   # active frames; frame id -> index into .calls (None: not recorded)
+        self._pids = {id(p) for p in model.parameters() if p.requires_grad}
+        self._mode = _ParamUses(self)
+    def _pre(self, m, args, kwargs):
+        self._stack.append(len(self._frames)); self._frames.append(None)
     def _hook(self, m, args, kwargs, out):
+        fid = self._stack.pop() if self._stack else None
         if not (self.recording and torch.is_grad_enabled()): return
         leaves = tree_flatten(out)[0]
         idx = [j for j, t in enumerate(leaves) if isinstance(t, Tensor) and t.requires_grad]
         if not idx: return
         det = lambda t: t.detach() if isinstance(t, Tensor) else t
+        if fid is not None: self._frames[fid] = len(self.calls)
         self.calls.append(LayerCall(m, tree_map(det, args), tree_map(det, kwargs), idx,
                                     [get_gradient_edge(leaves[j]) for j in idx],
                                     [(leaves[j].shape, leaves[j].dtype) for j in idx]))
+    def use_stacks(self) -> dict:
+        "param id -> [tuple of the recorded calls (indices into .calls, outermost first) active at each use]."
+        out: dict = {}
+        for pids, frames in self.uses:
+            st = tuple(self._frames[f] for f in frames if self._frames[f] is not None)
+            for pid in pids: out.setdefault(pid, []).append(st)
+        return out
     def __enter__(self):
-        self._handles = [m.register_forward_hook(self._hook, with_kwargs=True) for m in self.model.modules()
-                         if any(p.requires_grad for p in m.parameters())]
+        mods = [m for m in self.model.modules() if any(p.requires_grad for p in m.parameters())]
+        self._handles = ([m.register_forward_pre_hook(self._pre, with_kwargs=True) for m in mods] +
+                         [m.register_forward_hook(self._hook, with_kwargs=True) for m in mods])
+        self._mode.__enter__()
         return self
     def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
         for h in self._handles: h.remove()
         self._handles, self.recording = [], False
         return False
@@ -258,6 +337,8 @@ class capture_layers:
 def _acc_dtype(dt:torch.dtype) -> torch.dtype:
     "Norms accumulate in at least float32 (bf16/fp16 models), float64 stays float64."
     return torch.promote_types(dt, torch.float32) if dt.is_floating_point else torch.float32
+
+_FULL = (torch.float32, torch.float64)   # precisions in which a layer's own backward is exact enough for the clip bound
 
 def _check_masks(model:nn.Module, masks:dict|None) -> dict:
     if masks is None: return {}
@@ -279,24 +360,46 @@ class _PerExample:
     losses: Tensor                # (B,) per-example losses (graph retained when needed)
     grad_samples: dict            # {param: (B, *shape)} for materialized parameters, masked
     ghost_calls: list             # [(LayerCall, output grads, [(name, param)])] weights we only have norms for
+    low_precision: bool = False   # some layer ran below float32 (bf16/fp16 parameters or autocast)
 
-def _assign_params(calls:list, used:set) -> list:
+def _batched(c:LayerCall, B:int) -> bool:
+    "Whether a call carries the batch: its first tensor input and every recorded output have batch dim 0 of size B."
+    first = next((t for t in tree_flatten((c.args, c.kwargs))[0] if isinstance(t, Tensor)), None)
+    return first is not None and first.dim() > 0 and first.shape[0] == B and all(len(s) > 0 and s[0] == B for s, _ in c.metas)
+
+def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int) -> list:
     """Per call, the [(name, param)] it must produce per-example gradients for, and whether a rule may do it.
 
-    A module's own trainable parameters belong to each of its calls. A parameter that is used (`used`: ids that
-    got a gradient) but whose owner was never called (`nn.MultiheadAttention` reads `out_proj.weight` directly)
-    belongs to the calls of its nearest recorded ancestor, which then runs on the torch.func fallback."""
-    covered = {id(p) for c in calls for _, p in _own_params(c.module)}
-    todo = [[list(_own_params(c.module)), True] for c in calls]
-    subtree = [dict((id(p), n) for n, p in c.module.named_parameters() if p.requires_grad) for c in calls]
-    for pid in used - covered:
-        owners = [i for i, st in enumerate(subtree) if pid in st]
-        if not owners: continue
-        best = min(len(subtree[i]) for i in owners)  # the nearest ancestor holds the fewest parameters
-        for i in owners:
-            if len(subtree[i]) == best:
-                n = subtree[i][pid]
-                todo[i][0].append((n, calls[i].module.get_parameter(n))); todo[i][1] = False
+    Normally a parameter belongs to the calls of the module(s) owning it, and every read of it happens inside one of
+    them. Otherwise -- a tied head `F.linear(h, self.emb.weight)`, `nn.MultiheadAttention` reading `out_proj.weight`,
+    a position embedding called without the batch dim -- it belongs to the calls of the innermost batched module whose
+    calls enclose every read, which then run on the torch.func fallback (exact: it differentiates that module's whole
+    forward). A read outside every batched call (in `loss_fn`, say) is refused, naming the parameter."""
+    ok = [_batched(c, B) for c in calls]
+    todo = [[[], True] for _ in calls]
+    names = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+    own: dict[int, set] = {}   # param id -> the batched calls of modules owning it
+    for j, c in enumerate(calls):
+        if ok[j]:
+            for _, p in _own_params(c.module): own.setdefault(id(p), set()).add(j)
+    usual = {pid for pid, js in own.items() if all(len(js.intersection(s)) == 1 for s in stacks.get(pid, [()]))}
+    for i, c in enumerate(calls):   # the usual case: every read inside exactly one batched call of an owning module
+        if ok[i]: todo[i][0].extend((n, p) for n, p in _own_params(c.module) if id(p) in usual)
+    for pid, st in stacks.items():
+        if pid in usual or pid not in names: continue
+        common = set(st[0])
+        for s in st[1:]: common &= set(s)
+        p = model.get_parameter(names[pid])
+        rel = {j: {id(q): n for n, q in calls[j].module.named_parameters() if q.requires_grad} for j in common if ok[j]}
+        inside = [j for j, r in rel.items() if pid in r]   # batched calls enclosing every read, whose module holds p
+        if not inside:
+            raise ValueError(f"parameter '{names[pid]}' is read outside every module call that carries the batch and "
+                             "holds it (e.g. in loss_fn, or only in a layer called without the batch dimension): its "
+                             "per-example gradient cannot be attributed. Use it inside a module's forward.")
+        mod = calls[max(inside, key=lambda j: st[0].index(j))].module   # the innermost: latest in the outermost-first stack
+        for j, c in enumerate(calls):
+            if c.module is mod and ok[j]:
+                todo[j][0].append(({id(q): n for n, q in mod.named_parameters() if q.requires_grad}[pid], p)); todo[j][1] = False
     return todo
 
 @functools.lru_cache(maxsize=None)   # asked for every layer call of every step; a rule's signature never changes
@@ -304,6 +407,22 @@ def _takes_masks(rule) -> bool:
     "Whether a rule declares a `masks` argument (and so computes masked ghost norms itself)."
     try: return 'masks' in inspect.signature(rule).parameters
     except (TypeError, ValueError): return False
+
+def _state_versions(model:nn.Module) -> dict:
+    "{(module name, tensor name): (tensor identity, in-place version)} of every parameter and buffer."
+    return {(mn, k): (id(t), t._version) for mn, m in model.named_modules()
+            for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None}
+
+def _check_state(model:nn.Module, before:dict):
+    "Refuse a forward that wrote a parameter or buffer: that write is released without noise."
+    after = _state_versions(model)
+    for key in before.keys() | after.keys():
+        if before.get(key) != after.get(key):
+            mn, k = key; m = model.get_submodule(mn)
+            raise ValueError(f"{mn or 'model'} ({type(m).__name__}) changed its {'parameter' if k in m._parameters else 'buffer'} "
+                             f"'{k}' during the forward pass: state written from the batch reaches checkpoints and the released "
+                             "model without noise. Make the forward side-effect free (e.g. nn.Embedding(max_norm=None), "
+                             "InstanceNorm(track_running_stats=False)).")
 
 def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     """One forward under the hooks and one `autograd.grad` of the summed per-example losses.
@@ -313,28 +432,42 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     xs = x if isinstance(x, tuple) else (x,)
     if not xs or not isinstance(xs[0], Tensor): raise TypeError("x must be a Tensor or a tuple of Tensors with batch dim 0")
     B = xs[0].shape[0]
+    before = _state_versions(model)
     with capture_layers(model) as cap:
         losses = loss_fn(model(*xs), y)
+    _check_state(model, before)
     if not (isinstance(losses, Tensor) and losses.shape == (B,)):
         raise ValueError(f"loss_fn must return per-example losses of shape (B,)=({B},) (reduction='none'), "
                          f"got {getattr(losses, 'shape', type(losses).__name__)}")
-    covered = {id(p) for c in cap.calls for _, p in _own_params(c.module)}
-    loose = [p for p in model.parameters() if p.requires_grad and id(p) not in covered]  # used only functionally, or unused
+    stacks = cap.use_stacks()
+    silent = [p for p in model.parameters() if p.requires_grad and id(p) not in stacks]   # no read seen: must get no gradient
     edges = [e for c in cap.calls for e in c.edges]
-    out = torch.autograd.grad(losses.sum(), edges + loose, retain_graph=keep_graph, allow_unused=True) if edges or loose else []
+    out = torch.autograd.grad(losses.sum(), edges + silent, retain_graph=keep_graph, allow_unused=True) if edges or silent else []
+    names = {id(p): n for n, p in model.named_parameters()}
+    hidden = [names[id(p)] for p, gr in zip(silent, out[len(edges):]) if gr is not None]
+    if hidden: raise ValueError(f"parameters {hidden} receive gradients through operations dp_sparse cannot see (a custom "
+                                "autograd.Function's backward?): their per-example gradients cannot be attributed")
     grads = [torch.zeros(s, dtype=dt, device=losses.device) if gr is None else gr
              for gr, (s, dt) in zip(out, [m for c in cap.calls for m in c.metas])]
-    used = {id(p) for p, gr in zip(loose, out[len(edges):]) if gr is not None}
     calls, k = [], 0
-    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(cap.calls, used)):
+    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(model, cap.calls, stacks, B)):
         calls.append((c, grads[k:k + len(c.edges)], plist, rule_ok)); k += len(c.edges)
     return losses, calls
+
+def _full_precision(device:torch.device):
+    "Autocast off: the engine's own arithmetic (rules, norms, sums) runs in the dtypes it chooses, never in bf16/fp16."
+    return torch.autocast(device.type, enabled=False) if device.type in ('cpu', 'cuda') else contextlib.nullcontext()
 
 def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExample:
     _check_supported(model)
     masks = _check_masks(model, masks)
     if rules is not None and not isinstance(rules, dict): raise TypeError(f"rules must be a dict {{type: rule}} or None, got {type(rules).__name__}")
+    low = torch.is_autocast_enabled()   # the forward runs as the user asked (autocast included) ...
     losses, calls = _layer_calls(model, loss_fn, x, y, keep_graph)
+    with _full_precision(losses.device): return _per_example_sums(losses, calls, rules, masks, low)
+
+def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
+    "... and everything after it in at least float32: rules, ghost norms, materialized per-example gradients."
     B = losses.shape[0]
     uses: dict[int, int] = {}
     for _, _, plist, _ in calls:
@@ -344,12 +477,17 @@ def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExa
     gs_all, ghost_calls = {}, []
     for c, gr, plist, rule_ok in calls:
         if not plist: continue
+        a0 = c.args[0] if c.args and isinstance(c.args[0], Tensor) else None
+        full = gr[0].dtype in _FULL and all(p.dtype in _FULL for _, p in plist) and (a0 is None or not a0.is_floating_point() or a0.dtype in _FULL)
+        low |= not full
         rule = find_rule(c.module, rules) if rule_ok else None
         if rule is None: res = func_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])
         else:
             pm = {n: masks[p] for n, p in plist if p in masks}
-            ghost = all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
-            a = c.args[0].to(acc) if c.args[0].is_floating_point() else c.args[0]
+            # ghost only in full precision: its clipped sum comes from the layer's own backward, which a bf16/fp16
+            # layer would round differently from the norm (the bound must hold to float32 rounding)
+            ghost = full and all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
+            a = a0.to(acc) if a0.is_floating_point() else a0
             res = rule(c.module, a, gr[0].to(acc), ghost, masks=pm) if ghost and pm else rule(c.module, a, gr[0].to(acc), ghost)
         ghosts = []
         for n, p in plist:
@@ -359,7 +497,97 @@ def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExa
             gs_all[p] = v if p not in gs_all else gs_all[p] + v
         if ghosts: ghost_calls.append((c, gr, ghosts))
     for v in gs_all.values(): sq += v.reshape(B, -1).square().sum(1)
-    return _PerExample(sq.sqrt(), losses, gs_all, ghost_calls)
+    return _PerExample(sq.sqrt(), losses, gs_all, ghost_calls, low)
+
+# %% ../nbs/01_clipping.ipynb #e3674ba0
+@contextmanager
+def _deterministic(model:nn.Module):
+    "Dropout modules off and the RNG state restored afterwards, so that a probe's runs are comparable and leave no trace."
+    drop = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.training]
+    devs = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == 'cuda'})
+    with torch.random.fork_rng(devices=devs):
+        for m in drop: m.training = False
+        try: yield
+        finally:
+            for m in drop: m.training = True
+
+def _rel_gap(a:Tensor, b:Tensor) -> float:
+    "max |a - b| relative to the largest |b| (norms and losses have no natural zero)."
+    a, b = a.double().flatten(), b.double().flatten()
+    return ((a - b).abs().max() / b.abs().max().clamp(min=1e-12)).item() if len(b) else 0.0
+
+@torch.no_grad()
+def _restore(model:nn.Module, snap:dict):
+    "Put back the parameters and buffers saved in `snap` ({(module name, name): tensor}), in place where possible."
+    for (mn, k), t in snap.items():
+        m = model.get_submodule(mn); d = m._parameters if k in m._parameters else m._buffers
+        cur = d.get(k)
+        if cur is not None and cur.shape == t.shape and cur.dtype == t.dtype: cur.copy_(t)
+        elif k in m._buffers: m._buffers[k] = t
+
+def validate_model(model:nn.Module,    # the model to train privately
+                   loss_fn:Callable,   # (outputs, targets) -> (B,) per-example losses
+                   x:Tensor|tuple,     # a probe batch (B >= 1; the first `probe` examples are used)
+                   y,                  # its targets
+                   *,
+                   rules:dict|None=None, # layer-rule registry, as in per_example_grad_norms
+                   probe:int=3,        # examples in the probe, >= 1 (>= 2 to detect mixing)
+                  ):
+    """Refuse, naming every problem at once (ValueError), a model dp_sparse cannot clip exactly: structural problems
+    (BatchNorm, state-writing layers, hooks), a forward that writes parameters or buffers, per-example losses of a batch
+    that differ from those of the examples run alone (something mixes examples), or per-example gradient norms of
+    the engine that differ from a one-example-at-a-time autograd loop (an unsupported use of a parameter)."""
+    if not (isinstance(probe, int) and probe >= 1): raise ValueError(f"probe must be an int >= 1, got {probe!r}")
+    probs = _structural_problems(model)
+    xs = x if isinstance(x, tuple) else (x,)
+    k = min(probe, xs[0].shape[0])
+    if probs or k == 0:
+        if probs: raise ValueError("the model cannot be clipped exactly:\n- " + "\n- ".join(probs))
+        return
+    xk, yk = tuple(t[:k] for t in xs), y[:k]
+    params = [p for p in model.parameters() if p.requires_grad]
+    low = any(p.dtype not in _FULL for p in params) or torch.is_autocast_enabled()
+    tol = 5e-2 if low else 1e-4   # bf16 keeps 8 bits (2^-8 ~ 4e-3 per op); float32 sums differ by ~1e-6 with the batch size
+    with _deterministic(model):
+        before = _state_versions(model)
+        snap = {(mn, k): t.detach().clone() for mn, m in model.named_modules()
+                for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None}
+        try:
+            with torch.no_grad(): lb = loss_fn(model(*xk), yk)
+            _check_state(model, before)
+        except ValueError as e:
+            _restore(model, snap)   # the probe's write is undone: the refused model holds nothing of the batch
+            raise ValueError(f"the model cannot be clipped exactly:\n- {e}") from None
+        one = lambda i: loss_fn(model(*(t[i:i + 1] for t in xk)), yk[i:i + 1]).reshape(())
+        with torch.no_grad(): la = torch.stack([one(i) for i in range(k)])
+        if lb.shape != (k,): probs.append(f"loss_fn must return per-example losses of shape (B,) (reduction='none'), got {tuple(lb.shape)}")
+        elif not (gap := _rel_gap(lb, la)) <= tol:   # NaN (a batch statistic of one example) counts as different
+            probs.append(f"per-example losses of a batch differ from those of the same examples run alone (by {gap:.1%}): "
+                         "something mixes examples (batch statistics, attention or normalization across the batch, a loss "
+                         "centred over the batch); per-example gradients are undefined")
+        else:
+            try: ne = _per_example(model, loss_fn, xk, yk, rules, None, False).norms
+            except ValueError as e: probs.append(str(e))
+            else:
+                nl = torch.stack([torch.sqrt(sum(g.double().square().sum() for g in
+                      torch.autograd.grad(one(i), params, allow_unused=True) if g is not None)) for i in range(k)])
+                if not (gap := _rel_gap(ne, nl)) <= (tol if low else 1e-3):
+                    probs.append(f"per-example gradient norms from the layer rules differ from a one-example-at-a-time "
+                                 f"autograd loop by {gap:.1%}: some layer is used in a way its rule does not describe; "
+                                 "pass rules={} (torch.func everywhere) or register a rule for it")
+    if probs: raise ValueError("the model cannot be clipped exactly:\n- " + "\n- ".join(probs))
+
+_VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> {(loss key, rules id)} probed already
+
+def _first_use_probe(model, loss_fn, x, y, rules):
+    "`validate_model` once per (model, loss function, registry) in this process, on its first batch of >= 2 examples."
+    xs = x if isinstance(x, tuple) else (x,)
+    if not isinstance(xs[0], Tensor) or xs[0].shape[0] < 2: return
+    key = (getattr(loss_fn, '__code__', None) or id(loss_fn), None if rules is None else id(rules))
+    seen = _VALIDATED.setdefault(model, set())
+    if key not in seen:
+        validate_model(model, loss_fn, x, y, rules=rules)
+        seen.add(key)
 
 # %% ../nbs/01_clipping.ipynb #93cd490e
 def per_example_grad_norms(model:nn.Module,     # any model without batch-mixing layers (no BatchNorm)
@@ -375,6 +603,7 @@ def per_example_grad_norms(model:nn.Module,     # any model without batch-mixing
     if isinstance(xs[0], Tensor) and xs[0].shape[0] == 0:
         _check_supported(model); _check_masks(model, masks)
         return torch.zeros(0, dtype=torch.float32, device=xs[0].device)
+    _first_use_probe(model, loss_fn, x, y, rules)
     return _per_example(model, loss_fn, x, y, rules, masks, keep_graph=False).norms.float()
 
 # %% ../nbs/01_clipping.ipynb #785e8243
@@ -390,6 +619,49 @@ def clip_factors(norms:Tensor,         # (B,) per-example norms, >= 0
 def _check_C(max_grad_norm):
     if isinstance(max_grad_norm, bool) or not isinstance(max_grad_norm, (int, float)) or not max_grad_norm > 0:
         raise ValueError(f"max_grad_norm must be a number > 0 (float('inf') = no clipping), got {max_grad_norm!r}")
+
+def clipped_sum(model:nn.Module,       # any model without batch-mixing layers (no BatchNorm)
+                loss_fn:Callable,      # loss_fn(outputs, targets) -> (B,) per-example losses
+                x:Tensor|tuple,        # input(s), batch dim 0 of size B >= 0
+                y,                     # targets
+                max_grad_norm:float,   # C > 0, L2 norm in gradient units; float('inf') = no clipping
+                *,
+                rules:dict|None=None,  # layer-rule registry; None -> RULES
+                masks:dict|None=None,  # {param: {0,1} tensor}; the sum is zero outside the mask
+                method:str='bookkeeping', # 'bookkeeping' (one backward) or 'second_backward' (float32/64 models only)
+               )->tuple[Tensor, dict]: # (B,) float32 UNclipped norms, {param: sum_i f_i grad_i in >= float32}
+    """The clipped per-example gradient SUM of every trainable parameter, in at least float32 (a bf16/fp16 model or
+    autocast gets float32 sums: rounding them to the parameter's dtype before the noise would move the sum of one
+    example by more than C). `p.grad` is not touched."""
+    _check_C(max_grad_norm)
+    if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    xs = x if isinstance(x, tuple) else (x,)
+    params = [p for p in model.parameters() if p.requires_grad]
+    zeros = lambda p: torch.zeros(p.shape, dtype=_acc_dtype(p.dtype), device=p.device)
+    if isinstance(xs[0], Tensor) and xs[0].shape[0] == 0:  # empty Poisson batch: a zero sum, no crash
+        _check_supported(model); _check_masks(model, masks)
+        return torch.zeros(0, dtype=torch.float32, device=xs[0].device), {p: zeros(p) for p in params}
+    _first_use_probe(model, loss_fn, x, y, rules)
+    pe = _per_example(model, loss_fn, x, y, rules, masks, keep_graph=True)
+    f = clip_factors(pe.norms, max_grad_norm)
+    masks = masks or {}
+    if method == 'second_backward':
+        if pe.low_precision:
+            raise ValueError("method='second_backward' rounds the clipped sum in the layers' bf16/fp16 precision, which can "
+                             "break the clip bound; use method='bookkeeping' for bf16/fp16 models and autocast")
+        out = torch.autograd.grad((pe.losses * f.to(pe.losses.dtype)).sum(), params, allow_unused=True)
+        sums = {p: zeros(p) if g is None else (g * masks[p].to(g.dtype) if p in masks else g).to(_acc_dtype(p.dtype))
+                for p, g in zip(params, out)}
+        return pe.norms.float(), sums
+    with _full_precision(f.device): sums = {p: torch.einsum('b,b...->...', f, gs) for p, gs in pe.grad_samples.items()}
+    for c, gr, ghosts in pe.ghost_calls:   # full precision only (see _per_example)
+        fs = [gi * f.to(gi.dtype).reshape(-1, *[1] * (gi.dim() - 1)) for gi in gr]
+        for (_, p), g in zip(ghosts, torch.autograd.grad(c.edges, [p for _, p in ghosts], fs, retain_graph=True,
+                                                          allow_unused=True)):
+            if g is None: continue
+            if p in masks: g = g * masks[p].to(g.dtype)   # M * sum_i f_i g_i a_i^T = sum_i f_i (M * grad_i)
+            sums[p] = g if p not in sums else sums[p] + g
+    return pe.norms.float(), {p: sums[p].to(_acc_dtype(p.dtype)) if p in sums else zeros(p) for p in params}   # unused: zeros
 
 def _accumulate(p:nn.Parameter, g:Tensor):
     "Like .backward(): set p.grad when None, otherwise add in place."
@@ -407,31 +679,8 @@ def clip_and_accumulate(model:nn.Module,       # any model without batch-mixing 
                         masks:dict|None=None,  # {param: {0,1} tensor}; p.grad is zero outside the mask
                         method:str='bookkeeping', # 'bookkeeping' (one backward) or 'second_backward'
                        )->Tensor:              # (B,) float32 UNclipped per-example norms
-    "p.grad += sum_i min(1, C/(n_i + 1e-6)) * grad_i (a SUM over the batch), accumulated like .backward()."
-    _check_C(max_grad_norm)
-    if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    xs = x if isinstance(x, tuple) else (x,)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if isinstance(xs[0], Tensor) and xs[0].shape[0] == 0:  # empty Poisson batch: a zero gradient, no crash
-        _check_supported(model); masks_ = _check_masks(model, masks)
-        for p in params: _accumulate(p, torch.zeros_like(p))
-        return torch.zeros(0, dtype=torch.float32, device=xs[0].device)
-    pe = _per_example(model, loss_fn, x, y, rules, masks, keep_graph=True)
-    f = clip_factors(pe.norms, max_grad_norm)
-    masks = masks or {}
-    if method == 'second_backward':
-        out = torch.autograd.grad((pe.losses * f.to(pe.losses.dtype)).sum(), params, allow_unused=True)
-        for p, g in zip(params, out):
-            g = torch.zeros_like(p) if g is None else g
-            _accumulate(p, g * masks[p].to(g.dtype) if p in masks else g)
-        return pe.norms.float()
-    sums = {p: torch.einsum('b,b...->...', f, gs) for p, gs in pe.grad_samples.items()}
-    for c, gr, ghosts in pe.ghost_calls:
-        fs = [gi * f.to(gi.dtype).reshape(-1, *[1] * (gi.dim() - 1)) for gi in gr]
-        for (_, p), g in zip(ghosts, torch.autograd.grad(c.edges, [p for _, p in ghosts], fs, retain_graph=True,
-                                                          allow_unused=True)):
-            if g is None: continue
-            if p in masks: g = g * masks[p].to(g.dtype)   # M * sum_i f_i g_i a_i^T = sum_i f_i (M * grad_i)
-            sums[p] = g if p not in sums else sums[p] + g
-    for p in params: _accumulate(p, sums[p] if p in sums else torch.zeros_like(p))  # unused params: zeros, like DP noise needs
-    return pe.norms.float()
+    """p.grad += sum_i min(1, C/(n_i + 1e-6)) * grad_i (a SUM over the batch), accumulated like .backward().
+    `p.grad` has the parameter's dtype: for bf16/fp16 models use `clipped_sum` (float32) when noise comes next."""
+    norms, sums = clipped_sum(model, loss_fn, x, y, max_grad_norm, rules=rules, masks=masks, method=method)
+    for p, s in sums.items(): _accumulate(p, s)
+    return norms
