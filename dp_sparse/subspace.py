@@ -8,7 +8,7 @@ import math
 from typing import Callable, Hashable
 import torch
 from torch import nn, Tensor
-from .clipping import clip_and_accumulate
+from .clipping import clipped_sum, _acc_dtype
 
 # %% auto #0
 __all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense', 'random_masks', 'RandomFreeze', 'update_bytes', 'PRUNE_CRITERIA', 'PRUNE_BUDGETS', 'PRETRAIN_EPOCHS', 'keep_masks', 'random_scores', 'pretrain_public', 'PruneFreeze', 'PruneSelect', 'RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
@@ -21,16 +21,13 @@ def clipped_grads(model:nn.Module,        # the model whose per-example gradient
                   max_grad_norm:float,    # C > 0 (inf: no clipping)
                   masks:dict|None=None,   # {param: bool tensor of its shape}: clip over these coordinates only
                  )->tuple[Tensor, list[Tensor]]: # (B,) unclipped norms over the masked coordinates; clipped SUMS per param
-    "Clipped per-example gradient sums of `params`, leaving every `p.grad` of the model as it was."
-    model_params = [p for p in model.parameters() if p.requires_grad]
-    saved = [p.grad for p in model_params]
-    for p in model_params: p.grad = None
-    try:
-        norms = clip_and_accumulate(model, loss_fn, x, y, max_grad_norm, masks=masks or None)
-        sums = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
-    finally:
-        for p, g in zip(model_params, saved): p.grad = g
-    return norms, sums
+    "Clipped per-example gradient sums of `params` in at least float32 (chapter 01's `clipped_sum`); `p.grad` is untouched."
+    norms, sums = clipped_sum(model, loss_fn, x, y, max_grad_norm, masks=masks or None)
+    return norms, [sums[p] if p in sums else _zeros32(p) for p in params]
+
+def _zeros32(p:Tensor) -> Tensor:
+    "Zeros of p's shape in at least float32: sums and noise never live in bf16/fp16 (chapter 01, low precision)."
+    return torch.zeros(p.shape, dtype=_acc_dtype(p.dtype), device=p.device)
 
 # %% ../nbs/04_subspace.ipynb #b4c42de9
 class Subspace:
@@ -83,7 +80,7 @@ class Subspace:
     def zeros(self)->list[Tensor]:
         "The clipped sum of an empty batch, in this step's coordinates."
         self._check_bound()
-        return self.project([torch.zeros_like(p) for p in self.params])
+        return self.project([_zeros32(p) for p in self.params])
 
     def pre_step(self, optimizer:torch.optim.Optimizer): return None   # whatever post_step needs to restore
     def post_step(self, optimizer:torch.optim.Optimizer, saved): pass  # undo the base step outside the subspace
@@ -502,7 +499,8 @@ from fastcore.basics import patch
 
 # %% ../nbs/07_lsg.ipynb #1e85f74e
 from .clipping import (find_rule, func_grad_samples, conv_unfold, clip_factors,
-                                seq_weight_grad, _check_supported, _acc_dtype, _layer_calls)
+                                seq_weight_grad, _check_supported, _acc_dtype, _layer_calls,
+                                _first_use_probe, _full_precision)
 
 # %% ../nbs/07_lsg.ipynb #957322fa
 def _lsg_seed(seed:int, *keys:int)->int:
@@ -678,7 +676,7 @@ def lift(self:LowRankSparse, coords:list[Tensor])->list[Tensor]:
 @patch
 def zeros(self:LowRankSparse)->list[Tensor]:
     self._check_chosen()
-    return [torch.zeros_like(p) if pl is None else p.new_zeros(pl['keep']) for p, pl in zip(self.params, self.plans)]
+    return [_zeros32(p) if pl is None else _zeros32(p).new_zeros(pl['keep']) for p, pl in zip(self.params, self.plans)]
 
 @patch(as_prop=True)
 def noise_dim(self:LowRankSparse)->int:
@@ -745,10 +743,13 @@ def clipped_sum(self:LowRankSparse, model:nn.Module, loss_fn:Callable, x, y, max
     xs = x if isinstance(x, tuple) else (x,)
     if xs[0].shape[0] == 0:
         _check_supported(model); return torch.zeros(0, dtype=torch.float32, device=xs[0].device), self.zeros()
+    _first_use_probe(model, loss_fn, x, y, None)   # chapter 01: batch mixing, state writes, rules vs an autograd loop
     pe = self.per_example_coords(model, loss_fn, x, y)
-    norms = sum(v.flatten(1).square().sum(1) for v in pe).sqrt()
-    f = clip_factors(norms, max_grad_norm)
-    return norms.float(), [torch.einsum('b,b...->...', f, v).to(p.dtype) for v, p in zip(pe, self.params)]
+    with _full_precision(xs[0].device):            # norms and sums in at least float32, whatever the model's dtype
+        pe = [v.to(_acc_dtype(v.dtype)) for v in pe]
+        norms = sum(v.flatten(1).square().sum(1) for v in pe).sqrt()
+        f = clip_factors(norms, max_grad_norm)
+        return norms.float(), [torch.einsum('b,b...->...', f, v) for v in pe]
 
 # %% ../nbs/07_lsg.ipynb #a17342d4
 @patch
