@@ -205,6 +205,11 @@ def group_norm_rule(m:nn.GroupNorm, # the layer
 # %% ../nbs/01_clipping.ipynb #3db680c2
 _WARNED: set[type] = set()  # types we already warned about (one warning per type and process)
 
+class _Bare(nn.Module):
+    "Runs `m.forward` itself, not `m(...)`: the recorded inputs already went through m's pre-hooks once."
+    def __init__(self, m:nn.Module): super().__init__(); self.m = m
+    def forward(self, *args, **kwargs): return self.m.forward(*args, **kwargs)
+
 def func_grad_samples(m:nn.Module,     # the module, run with its own forward
                       args:tuple,      # positional inputs of the recorded call (batch dim 0 where batched)
                       kwargs:dict,     # keyword inputs of the recorded call
@@ -218,17 +223,19 @@ def func_grad_samples(m:nn.Module,     # the module, run with its own forward
         warnings.warn(f"dp_sparse.clipping: no rule for {type(m).__name__}; using the slower torch.func "
                       "fallback (register one with @register_rule)", stacklevel=3)
     B = grads[0].shape[0]
-    params = {n: m.get_parameter(n).detach() for n in names}
+    params = {f'm.{n}': m.get_parameter(n).detach() for n in names}
+    bare = _Bare(m)
     flat, spec = tree_flatten((args, kwargs))
     dims = [0 if isinstance(t, Tensor) and t.dim() > 0 and t.shape[0] == B else None for t in flat]
     def one(params, flat_i, grads_i):  # example i, given back its batch dim of size 1
         flat_i = [t.unsqueeze(0) if d == 0 else t for t, d in zip(flat_i, dims)]
         a_i, kw_i = tree_unflatten(flat_i, spec)
         def f(params):
-            leaves = tree_flatten(torch.func.functional_call(m, params, a_i, kw_i, strict=False))[0]
+            leaves = tree_flatten(torch.func.functional_call(bare, params, a_i, kw_i, strict=False))[0]
             return tuple(leaves[j] for j in out_idx)
         return torch.func.vjp(f, params)[1](tuple(gi.unsqueeze(0) for gi in grads_i))[0]
-    return torch.func.vmap(one, in_dims=(None, dims, 0))(params, flat, tuple(grads))
+    out = torch.func.vmap(one, in_dims=(None, dims, 0))(params, flat, tuple(grads))
+    return {n[2:]: v for n, v in out.items()}
 
 # %% ../nbs/01_clipping.ipynb #32cce136
 REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants
@@ -247,10 +254,10 @@ def _structural_problems(model:nn.Module) -> list[str]:
         elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None:
             out.append(f"{where} is {kind}(max_norm={m.max_norm}): its forward renormalizes the rows of the batch's "
                        "tokens in place, a data-dependent change of the weights without noise. Use max_norm=None.")
-        if (m._forward_hooks or m._forward_pre_hooks) and any(p.requires_grad for p in m.parameters()):
-            out.append(f"{where} ({kind}) has forward hooks or pre-hooks: they change what the layer computes behind the "
-                       "per-example rules' back. Remove them (or fold what they do into a module's forward).")
-    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        if m._forward_hooks and any(p.requires_grad for p in m.parameters()):   # pre-hooks are fine: inputs are recorded after them
+            out.append(f"{where} ({kind}) has forward hooks: they can change the layer's output behind the per-example "
+                       "rules' back. Remove them (or fold what they do into a module's forward).")
+    if nn.modules.module._global_forward_hooks:
         out.append("global module forward hooks are registered (torch.nn.modules.module.register_module_forward_hook): "
                    "remove them while training privately")
     return out
