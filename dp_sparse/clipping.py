@@ -240,9 +240,14 @@ def func_grad_samples(m:nn.Module,     # the module, run with its own forward
 # %% ../nbs/01_clipping.ipynb #32cce136
 REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants
 
+def _suspect(m:nn.Module) -> bool:
+    "Cheap per-module screen run at every step; `_structural_problems` then names what is wrong."
+    return (isinstance(m, (REFUSED, nn.modules.instancenorm._InstanceNorm, nn.Embedding, nn.EmbeddingBag)) or bool(m._forward_hooks))
+
 def _structural_problems(model:nn.Module) -> list[str]:
     "Every reason, visible without running the model, why its per-example gradients cannot be clipped exactly."
     out = []
+    if not (any(_suspect(m) for m in model.modules()) or nn.modules.module._global_forward_hooks): return out
     for name, m in model.named_modules():
         where, kind = name or 'model', type(m).__name__
         if isinstance(m, REFUSED):
@@ -282,6 +287,21 @@ class LayerCall:
     edges: list            # GradientEdge of each recorded output
     metas: list            # (shape, dtype) of each recorded output, for outputs that get no gradient
 
+def _trainable_modules(model:nn.Module) -> tuple[list, set]:
+    "The modules holding a trainable parameter (themselves or below), in `model.modules()` order, and those parameters' ids."
+    has, pids = {}, set()
+    def walk(m):
+        if id(m) in has: return has[id(m)]
+        own = [p for p in m._parameters.values() if p is not None and p.requires_grad]
+        pids.update(id(p) for p in own)
+        h = bool(own)
+        for c in m._modules.values():
+            if c is not None: h = walk(c) or h
+        has[id(m)] = h
+        return h
+    walk(model)
+    return [m for m in model.modules() if has[id(m)]], pids
+
 def _has_tensor(out) -> bool:
     return isinstance(out, Tensor) or (isinstance(out, (tuple, list)) and any(isinstance(t, Tensor) for t in out))
 
@@ -306,7 +326,7 @@ class capture_layers:
         self.model, self.calls, self.recording, self._handles = model, [], True, []
         self.uses: list = []          # [(param ids, frame ids of the calls active then, outermost first)]
         self._stack, self._frames = [], []   # active frames; frame id -> index into .calls (None: not recorded)
-        self._pids = {id(p) for p in model.parameters() if p.requires_grad}
+        self._mods, self._pids = _trainable_modules(model)
         self._mode = _ParamUses(self)
     def _pre(self, m, args, kwargs):
         self._stack.append(len(self._frames)); self._frames.append(None)
@@ -329,9 +349,8 @@ class capture_layers:
             for pid in pids: out.setdefault(pid, []).append(st)
         return out
     def __enter__(self):
-        mods = [m for m in self.model.modules() if any(p.requires_grad for p in m.parameters())]
-        self._handles = ([m.register_forward_pre_hook(self._pre, with_kwargs=True) for m in mods] +
-                         [m.register_forward_hook(self._hook, with_kwargs=True) for m in mods])
+        self._handles = ([m.register_forward_pre_hook(self._pre, with_kwargs=True) for m in self._mods] +
+                         [m.register_forward_hook(self._hook, with_kwargs=True) for m in self._mods])
         self._mode.__enter__()
         return self
     def __exit__(self, *exc):
@@ -371,10 +390,11 @@ class _PerExample:
 
 def _batched(c:LayerCall, B:int) -> bool:
     "Whether a call carries the batch: its first tensor input and every recorded output have batch dim 0 of size B."
-    first = next((t for t in tree_flatten((c.args, c.kwargs))[0] if isinstance(t, Tensor)), None)
+    first = c.args[0] if c.args and isinstance(c.args[0], Tensor) else \
+        next((t for t in tree_flatten((c.args, c.kwargs))[0] if isinstance(t, Tensor)), None)
     return first is not None and first.dim() > 0 and first.shape[0] == B and all(len(s) > 0 and s[0] == B for s, _ in c.metas)
 
-def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int) -> list:
+def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int, trained:set|None=None) -> list:
     """Per call, the [(name, param)] it must produce per-example gradients for, and whether a rule may do it.
 
     Normally a parameter belongs to the calls of the module(s) owning it, and every read of it happens inside one of
@@ -384,16 +404,17 @@ def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int) -> list:
     forward). A read outside every batched call (in `loss_fn`, say) is refused, naming the parameter."""
     ok = [_batched(c, B) for c in calls]
     todo = [[[], True] for _ in calls]
-    names = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+    trained = trained if trained is not None else {id(p) for p in model.parameters() if p.requires_grad}
+    owned = [_own_params(c.module) if ok[j] else [] for j, c in enumerate(calls)]
     own: dict[int, set] = {}   # param id -> the batched calls of modules owning it
-    for j, c in enumerate(calls):
-        if ok[j]:
-            for _, p in _own_params(c.module): own.setdefault(id(p), set()).add(j)
+    for j, ps in enumerate(owned):
+        for _, p in ps: own.setdefault(id(p), set()).add(j)
     usual = {pid for pid, js in own.items() if all(len(js.intersection(s)) == 1 for s in stacks.get(pid, [()]))}
-    for i, c in enumerate(calls):   # the usual case: every read inside exactly one batched call of an owning module
-        if ok[i]: todo[i][0].extend((n, p) for n, p in _own_params(c.module) if id(p) in usual)
+    for i, ps in enumerate(owned):   # the usual case: every read inside exactly one batched call of an owning module
+        todo[i][0].extend((n, p) for n, p in ps if id(p) in usual)
     for pid, st in stacks.items():
-        if pid in usual or pid not in names: continue
+        if pid in usual or pid not in trained: continue
+        names = {id(q): n for n, q in model.named_parameters()}
         common = set(st[0])
         for s in st[1:]: common &= set(s)
         p = model.get_parameter(names[pid])
@@ -415,21 +436,23 @@ def _takes_masks(rule) -> bool:
     try: return 'masks' in inspect.signature(rule).parameters
     except (TypeError, ValueError): return False
 
-def _state_versions(model:nn.Module) -> dict:
-    "{(module name, tensor name): (tensor identity, in-place version)} of every parameter and buffer."
-    return {(mn, k): (id(t), t._version) for mn, m in model.named_modules()
-            for k, t in (*m._parameters.items(), *m._buffers.items()) if t is not None}
+def _state_versions(model:nn.Module) -> list:
+    "[(tensor name, tensor identity, in-place version)] of every parameter and buffer, module by module."
+    return [(k, id(t), t._version) for m in model.modules() for d in (m._parameters, m._buffers)
+            for k, t in d.items() if t is not None]
 
-def _check_state(model:nn.Module, before:dict):
+def _check_state(model:nn.Module, before:list):
     "Refuse a forward that wrote a parameter or buffer: that write is released without noise."
-    after = _state_versions(model)
-    for key in before.keys() | after.keys():
-        if before.get(key) != after.get(key):
-            mn, k = key; m = model.get_submodule(mn)
+    if _state_versions(model) == before: return
+    for mn, m in model.named_modules():
+        for k, t in (*m._parameters.items(), *m._buffers.items()):
+            if t is None or (k, id(t), t._version) in before: continue
             raise ValueError(f"{mn or 'model'} ({type(m).__name__}) changed its {'parameter' if k in m._parameters else 'buffer'} "
                              f"'{k}' during the forward pass: state written from the batch reaches checkpoints and the released "
                              "model without noise. Make the forward side-effect free (e.g. nn.Embedding(max_norm=None), "
                              "InstanceNorm(track_running_stats=False)).")
+    raise ValueError("the model's forward removed or replaced parameters or buffers: state written from the batch "
+                     "reaches checkpoints and the released model without noise")
 
 def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     """One forward under the hooks and one `autograd.grad` of the summed per-example losses.
@@ -450,14 +473,13 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     silent = [p for p in model.parameters() if p.requires_grad and id(p) not in stacks]   # no read seen: must get no gradient
     edges = [e for c in cap.calls for e in c.edges]
     out = torch.autograd.grad(losses.sum(), edges + silent, retain_graph=keep_graph, allow_unused=True) if edges or silent else []
-    names = {id(p): n for n, p in model.named_parameters()}
-    hidden = [names[id(p)] for p, gr in zip(silent, out[len(edges):]) if gr is not None]
+    hidden = [n for n, p in model.named_parameters() if any(p is q for q, gr in zip(silent, out[len(edges):]) if gr is not None)]
     if hidden: raise ValueError(f"parameters {hidden} receive gradients through operations dp_sparse cannot see (a custom "
                                 "autograd.Function's backward?): their per-example gradients cannot be attributed")
     grads = [torch.zeros(s, dtype=dt, device=losses.device) if gr is None else gr
              for gr, (s, dt) in zip(out, [m for c in cap.calls for m in c.metas])]
     calls, k = [], 0
-    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(model, cap.calls, stacks, B)):
+    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(model, cap.calls, stacks, B, cap._pids)):
         calls.append((c, grads[k:k + len(c.edges)], plist, rule_ok)); k += len(c.edges)
     return losses, calls
 
