@@ -286,6 +286,7 @@ class LayerCall:
     out_idx: list          # positions of the recorded outputs among the flattened outputs
     edges: list            # GradientEdge of each recorded output
     metas: list            # (shape, dtype) of each recorded output, for outputs that get no gradient
+    from_batch: bool = True # its first tensor input was computed from the model's inputs (not a buffer, arange, ...)
 
 def _trainable_modules(model:nn.Module) -> tuple[list, set]:
     "The modules holding a trainable parameter (themselves or below), in `model.modules()` order, and those parameters' ids."
@@ -306,17 +307,23 @@ def _has_tensor(out) -> bool:
     return isinstance(out, Tensor) or (isinstance(out, (tuple, list)) and any(isinstance(t, Tensor) for t in out))
 
 class _ParamUses(TorchFunctionMode):
-    "Records, for every torch function that reads a trainable parameter, the parameter and the module calls active."
+    """Records, for every torch function that reads a trainable parameter, the parameter and the module calls active;
+    and tags every tensor computed from the model's inputs, so that a layer called on a buffer or an `arange` (a
+    position embedding, T5's relative-position buckets) is known not to carry the batch, whatever its shape."""
     def __init__(self, cap): super().__init__(); self.cap = cap
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        pids, hit = self.cap._pids, None
+        cap = self.cap
+        pids, tagged, hit, from_batch = cap._pids, cap._tagged, None, False
         for a in (*args, *kwargs.values()):
             for t in (a if isinstance(a, (tuple, list)) else (a,)):
-                if isinstance(t, Tensor) and id(t) in pids: hit = [id(t)] if hit is None else hit + [id(t)]
+                if isinstance(t, Tensor):
+                    if id(t) in pids: hit = [id(t)] if hit is None else hit + [id(t)]
+                    elif id(t) in tagged: from_batch = True
         if hit is not None and _has_tensor(out):   # .shape, .dtype, ... read a parameter but are no use of its value
-            self.cap.uses.append((hit, tuple(self.cap._stack)))
+            cap.uses.append((hit, tuple(cap._stack)))
+        if from_batch: cap.tag(out)
         return out
 
 class capture_layers:
@@ -327,7 +334,12 @@ class capture_layers:
         self.uses: list = []          # [(param ids, frame ids of the calls active then, outermost first)]
         self._stack, self._frames = [], []   # active frames; frame id -> index into .calls (None: not recorded)
         self._mods, self._pids = _trainable_modules(model)
+        self._tagged, self._keep = set(), []   # ids of tensors computed from the inputs; the tensors, so ids stay unique
         self._mode = _ParamUses(self)
+    def tag(self, out):
+        "Mark the tensors of `out` (a tensor or a tuple/list of them) as computed from the model's inputs."
+        for t in (out if isinstance(out, (tuple, list)) else (out,)):
+            if isinstance(t, Tensor): self._tagged.add(id(t)); self._keep.append(t)
     def _pre(self, m, args, kwargs):
         self._stack.append(len(self._frames)); self._frames.append(None)
     def _hook(self, m, args, kwargs, out):
@@ -338,9 +350,11 @@ class capture_layers:
         if not idx: return
         det = lambda t: t.detach() if isinstance(t, Tensor) else t
         if fid is not None: self._frames[fid] = len(self.calls)
+        first = next((t for t in tree_flatten((args, kwargs))[0] if isinstance(t, Tensor)), None)
         self.calls.append(LayerCall(m, tree_map(det, args), tree_map(det, kwargs), idx,
                                     [get_gradient_edge(leaves[j]) for j in idx],
-                                    [(leaves[j].shape, leaves[j].dtype) for j in idx]))
+                                    [(leaves[j].shape, leaves[j].dtype) for j in idx],
+                                    first is not None and id(first) in self._tagged))
     def use_stacks(self) -> dict:
         "param id -> [tuple of the recorded calls (indices into .calls, outermost first) active at each use]."
         out: dict = {}
@@ -356,7 +370,7 @@ class capture_layers:
     def __exit__(self, *exc):
         self._mode.__exit__(*exc)
         for h in self._handles: h.remove()
-        self._handles, self.recording = [], False
+        self._handles, self.recording, self._keep = [], False, []
         return False
 
 # %% ../nbs/01_clipping.ipynb #b6434b68
@@ -392,7 +406,8 @@ def _batched(c:LayerCall, B:int) -> bool:
     "Whether a call carries the batch: its first tensor input and every recorded output have batch dim 0 of size B."
     first = c.args[0] if c.args and isinstance(c.args[0], Tensor) else \
         next((t for t in tree_flatten((c.args, c.kwargs))[0] if isinstance(t, Tensor)), None)
-    return first is not None and first.dim() > 0 and first.shape[0] == B and all(len(s) > 0 and s[0] == B for s, _ in c.metas)
+    return (c.from_batch and first is not None and first.dim() > 0 and first.shape[0] == B
+            and all(len(s) > 0 and s[0] == B for s, _ in c.metas))
 
 def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int, trained:set|None=None) -> list:
     """Per call, the [(name, param)] it must produce per-example gradients for, and whether a rule may do it.
@@ -464,6 +479,7 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     B = xs[0].shape[0]
     before = _state_versions(model)
     with capture_layers(model) as cap:
+        cap.tag(list(xs))
         losses = loss_fn(model(*xs), y)
     _check_state(model, before)
     if not (isinstance(losses, Tensor) and losses.shape == (B,)):
