@@ -242,7 +242,8 @@ REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d
 
 def _suspect(m:nn.Module) -> bool:
     "Cheap per-module screen run at every step; `_structural_problems` then names what is wrong."
-    return (isinstance(m, (REFUSED, nn.modules.instancenorm._InstanceNorm, nn.Embedding, nn.EmbeddingBag)) or bool(m._forward_hooks))
+    return (isinstance(m, (REFUSED, nn.modules.instancenorm._InstanceNorm, nn.Embedding, nn.EmbeddingBag, nn.RNNBase, nn.LSTMCell))
+            or bool(m._forward_hooks))
 
 def _structural_problems(model:nn.Module) -> list[str]:
     "Every reason, visible without running the model, why its per-example gradients cannot be clipped exactly."
@@ -259,6 +260,12 @@ def _structural_problems(model:nn.Module) -> list[str]:
         elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None:
             out.append(f"{where} is {kind}(max_norm={m.max_norm}): its forward renormalizes the rows of the batch's "
                        "tokens in place, a data-dependent change of the weights without noise. Use max_norm=None.")
+        elif isinstance(m, (nn.RNNBase, nn.LSTMCell)) and any(p.requires_grad for p in m.parameters(recurse=False)):
+            fix = ("an LSTM cell written with two nn.Linear layers (gates = W_ih x + W_hh h)"
+                   if isinstance(m, (nn.LSTM, nn.LSTMCell)) else f"nn.{'GRUCell' if isinstance(m, nn.GRU) else 'RNNCell'}")
+            out.append(f"{where} is {kind}: it has no per-example rule yet and torch.func cannot batch it "
+                       f"({'it mis-batches lstm_cell' if isinstance(m, nn.LSTMCell) else 'its fused recurrence'}). Unroll it "
+                       f"over time with {fix}; dp_sparse clips those exactly.")
         if m._forward_hooks and any(p.requires_grad for p in m.parameters()):   # pre-hooks are fine: inputs are recorded after them
             out.append(f"{where} ({kind}) has forward hooks: they can change the layer's output behind the per-example "
                        "rules' back. Remove them (or fold what they do into a module's forward).")
