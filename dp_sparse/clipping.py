@@ -18,9 +18,10 @@ from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 
 # %% auto #0
 __all__ = ['Rule', 'RULES', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'register_rule', 'find_rule', 'seq_weight_grad',
-           'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'conv_unfold', 'conv_weight_grad', 'conv_rule',
-           'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples', 'LayerCall', 'capture_layers',
-           'validate_model', 'per_example_grad_norms', 'clip_factors', 'clipped_sum', 'clip_and_accumulate']
+           'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'hf_conv1d_rule', 'conv_unfold', 'conv_weight_grad',
+           'conv_rule', 'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples', 'LayerCall',
+           'capture_layers', 'validate_model', 'per_example_grad_norms', 'clip_factors', 'clipped_sum',
+           'clip_and_accumulate']
 
 # %% ../nbs/01_clipping.ipynb #9ff422bc
 class SqNorm(NamedTuple):
@@ -30,11 +31,13 @@ class SqNorm(NamedTuple):
 Rule = Callable[[nn.Module, Tensor, Tensor, bool], dict]
 RULES: dict[type, Rule] = {}  # the default registry, filled by the @register_rule cells below
 
-def register_rule(*types:type,             # nn.Module subclasses this rule serves
+def register_rule(*types:type|str,         # nn.Module subclasses this rule serves, or 'package.module.Class' names
                   rules:dict|None=None):  # registry to write into; None -> `RULES`
-    "Decorator registering `rule(module, a, g, ghost) -> {name: grad_sample | SqNorm}` for each of `types`."
-    if not types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
-        raise TypeError(f"register_rule needs one or more nn.Module subclasses, got {types!r}")
+    """Decorator registering `rule(module, a, g, ghost) -> {name: grad_sample | SqNorm}` for each of `types`. A name
+    ('transformers.pytorch_utils.Conv1D') registers a class of an optional library without importing it."""
+    ok = lambda t: (isinstance(t, type) and issubclass(t, nn.Module)) or (isinstance(t, str) and '.' in t)
+    if not types or not all(ok(t) for t in types):
+        raise TypeError(f"register_rule needs one or more nn.Module subclasses or dotted class names, got {types!r}")
     reg = RULES if rules is None else rules
     def deco(fn):
         for t in types: reg[t] = fn
@@ -65,9 +68,10 @@ def find_rule(module:nn.Module,          # a layer owning parameters
     attribute shadowing one gets None: the fallback differentiates its real forward)."""
     reg = RULES if rules is None else rules
     for t in type(module).__mro__:
-        if t in reg:
+        key = t if t in reg else f"{t.__module__}.{t.__qualname__}"
+        if key in reg:
             same = _same_forward(type(module), t) and not (_forward_names(t) & vars(module).keys())
-            return reg[t] if same else None
+            return reg[key] if same else None
     return None
 
 # %% ../nbs/01_clipping.ipynb #10a210d7
@@ -108,6 +112,18 @@ def linear_rule(m:nn.Linear, # the layer
         w = SqNorm(((g[:, 0].square() @ M.to(g.dtype)) * a[:, 0].square()).sum(1)) if T == 1 else seq_weight_grad(a, g)
     else: w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(T, d, p) else seq_weight_grad(a, g)
     return {'weight': w} if m.bias is None else {'weight': w, 'bias': g.sum(1)}
+
+@register_rule('transformers.pytorch_utils.Conv1D')   # by name: transformers stays an optional dependency
+def hf_conv1d_rule(m:nn.Module, # Hugging Face's Conv1D (GPT-2): y = x W + b, weight W of shape (d, p)
+                   a:Tensor,    # (B, ..., d) input
+                   g:Tensor,    # (B, ..., p) output gradient
+                   ghost:bool,  # may return SqNorm for the weight
+                  )->dict:      # {'weight': (B, d, p) or SqNorm, 'bias': (B, p)}
+    "nn.Linear with its weight stored transposed: the same ghost norm, the materialized gradient transposed."
+    B = a.shape[0]
+    a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])
+    w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(*a.shape[1:], g.shape[2]) else seq_weight_grad(a, g).transpose(1, 2)
+    return {'weight': w, 'bias': g.sum(1)}
 
 # %% ../nbs/01_clipping.ipynb #67f43f7c
 def _conv_pad(m:nn.Conv1d|nn.Conv2d) -> list[int]:
