@@ -79,6 +79,15 @@ class CyclicBatchSampler(Sampler):
         for _ in range(self.cycles): yield from (list(b) for b in self.batches)
 
 # %% ../nbs/09_data.ipynb #074cede6
+class _StateOnlyThroughSampler:
+    "The sampler's generator as seen from outside: get_state works; set_state is refused (t must come back with it)."
+    def __init__(self, g:torch.Generator): self._g = g
+    def get_state(self): return self._g.get_state()
+    def set_state(self, state):
+        raise RuntimeError("restore a CyclicPoissonBatchSampler with its load_state_dict(): the step counter t (which "
+                           "group is next) must come back with the generator, or two participations could be < b steps apart")
+    def __getattr__(self, name): return getattr(self._g, name)
+
 class CyclicPoissonBatchSampler(PoissonBatchSampler):
     "A fixed partition into `num_groups` groups (public seed); step t Poisson-samples group t mod b with rate q (secret)."
     def __init__(self,
@@ -103,7 +112,8 @@ class CyclicPoissonBatchSampler(PoissonBatchSampler):
         perm = torch.randperm(n, generator=_generator(None, partition_seed))   # public: never the secret generator
         # members of each group in increasing index order: with b = 1 the group is 0..N-1, exactly Poisson's draw
         self.groups = [g.sort().values for g in torch.tensor_split(perm, num_groups)]
-        self.generator = _generator(generator, seed)
+        self._gen = _generator(generator, seed)
+        self.generator = _StateOnlyThroughSampler(self._gen)
         self.t = 0   # steps drawn so far, across passes: this step's group is t mod b
 
     @property
@@ -118,7 +128,7 @@ class CyclicPoissonBatchSampler(PoissonBatchSampler):
     def __iter__(self) -> Iterator[list[int]]:
         for _ in range(self.steps):
             g = self.groups[self.t % self.num_groups]
-            keep = torch.rand(len(g), generator=self.generator) < self.sample_rate
+            keep = torch.rand(len(g), generator=self._gen) < self.sample_rate
             self.t += 1
             yield g[keep].tolist()
 
@@ -126,7 +136,7 @@ class CyclicPoissonBatchSampler(PoissonBatchSampler):
         "Step counter, partition and the sampling generator's state (secret: keep it with the checkpoint)."
         return {'kind': 'CyclicPoissonBatchSampler', 'n': self.n, 'num_groups': self.num_groups,
                 'sample_rate': self.sample_rate, 't': self.t, 'group_of': self.group_of(),
-                'generator': self.generator.get_state()}
+                'generator': self._gen.get_state()}
 
     def load_state_dict(self, d:dict):
         "Continue a saved run: same n, b, q and partition (ValueError otherwise), then its t and generator state."
@@ -136,7 +146,7 @@ class CyclicPoissonBatchSampler(PoissonBatchSampler):
             if d[k] != getattr(self, k): raise ValueError(f"state_dict was saved with {k}={d[k]}, this sampler has {getattr(self, k)}")
         if not torch.equal(d['group_of'], self.group_of()):
             raise ValueError("state_dict was saved with a different partition (another partition_seed)")
-        self.t = int(d['t']); self.generator.set_state(d['generator'])
+        self.t = int(d['t']); self._gen.set_state(d['generator'])
 
 # %% ../nbs/09_data.ipynb #e50c4726
 def _empty_like_example(example):
