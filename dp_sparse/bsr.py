@@ -219,27 +219,29 @@ def choose_groups(
     beta:float=0.0,           # momentum of the workload
     bandwidth:int|None=None,  # fix p (then only b >= p are candidates); default p = min(b, max_bandwidth)
     max_bandwidth:int=32,     # cap on p when bandwidth is None (memory: p-1 buffers of the model's size)
-    candidates=None,          # iterable of b to scan; default every b in [1, floor(N/B)] (b = 1 included)
+    candidates=None,          # iterable of b to scan; default every b in [1, ceil(N/B)] (b = 1 included)
     accountant=None,          # an object with .calibrate(eps, delta, q, steps) (RDPAccountant, PLDAccountant); default RDP
-)->tuple[dict, list[dict]]:   # (the row of least error, every row): keys b, p, sample_rate, rounds, steps, noise_multiplier, error
-    "For each candidate b: q = B b / N, sigma calibrated for ceil(n/b) rounds, the expected error; the b of least error."
+)->tuple[dict, list[dict]]:   # (the row of least error_per_example, every row): keys b, p, sample_rate, rounds, steps,
+                              #   expected_batch_size, noise_multiplier, error, error_per_example
+    "For each candidate b: q = min(1, B b / N), sigma for ceil(n/b) rounds, the expected error; the b of least error."
     _check_int('epochs', epochs); _check_int('N', N); _check_int('batch_size', batch_size)
     if batch_size > N: raise ValueError(f"batch_size must be in [1, N={N}], got {batch_size}")
     _check_int('max_bandwidth', max_bandwidth)
     if bandwidth is not None: _check_int('bandwidth', bandwidth)
-    n = epochs * max(1, round(N / batch_size)); b_max = min(N // batch_size, n)
+    n = epochs * max(1, round(N / batch_size)); b_max = min(-(-N // batch_size), n)
     cand = sorted(set(range(1, b_max + 1) if candidates is None else candidates))
     for b in cand:
         _check_int('candidates', b)
-        if b > b_max: raise ValueError(f"candidates must be in [1, min(N // batch_size, n) = {b_max}] (q = B b / N <= 1), got {b}")
+        if b > b_max: raise ValueError(f"candidates must be in [1, min(ceil(N / batch_size), n) = {b_max}], got {b}")
     if bandwidth is not None: cand = [b for b in cand if b >= bandwidth]
-    if not cand: raise ValueError(f"no candidate b >= bandwidth={bandwidth} with q = B b / N <= 1 (b <= {b_max})")
+    if not cand: raise ValueError(f"no candidate b >= bandwidth={bandwidth} (b <= ceil(N / batch_size), n: {b_max})")
     cal = accountant.calibrate if accountant is not None else noise_multiplier_for
     rows = []
     for b in cand:
-        q, R = batch_size * b / N, -(-n // b)
+        q, R = min(1.0, batch_size * b / N), -(-n // b)   # q = 1 at b = ceil(N/B): the fixed cyclic order
         p = bandwidth if bandwidth is not None else min(b, max_bandwidth, n)
         s = cal(epsilon, delta, q, R)
-        rows.append(dict(b=b, p=p, sample_rate=q, rounds=R, steps=n, noise_multiplier=s,
-                         error=amplified_error(n, b, s, alpha, beta, p)))
-    return min(rows, key=lambda r: (r['error'], r['b'])), rows
+        err, ebs = amplified_error(n, b, s, alpha, beta, p), N * q / b
+        rows.append(dict(b=b, p=p, sample_rate=q, rounds=R, steps=n, expected_batch_size=ebs, noise_multiplier=s,
+                         error=err, error_per_example=err / ebs))   # the update divides the noisy sum by N q / b
+    return min(rows, key=lambda r: (r['error_per_example'], r['b'])), rows

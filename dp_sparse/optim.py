@@ -239,7 +239,7 @@ def make_private(self:PrivacyEngine,
                  target_epsilon:float|None=None,      # epsilon > 0 to calibrate sigma for
                  noise:str='iid',                     # 'iid' (DP-SGD), 'bsr' (amplified banded square root) or 'bsr-cyclic' (fixed cyclic order)
                  bandwidth:int|None=None,             # BSR bands p, 1 <= p <= b; default min(b, 32)
-                 groups:int|None=None,                # 'bsr': b groups, 1 <= b <= N // batch_size; default chosen by expected error
+                 groups:int|None=None,                # 'bsr': b groups, 1 <= b <= ceil(N / batch_size); default chosen by expected error
                  loss_fn:Callable|None=None,          # per-example loss (reduction='none'); default cross-entropy
                  max_physical_batch_size:int|None=None, # virtual steps
                  subspace:Subspace|None=None,         # gradient subspace (Dense, RandomFreeze, ...); default Dense()
@@ -266,9 +266,9 @@ def make_private(self:PrivacyEngine,
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
         gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self._secret_seed('noise')), None
     elif noise == 'bsr':   # amplified BSR (Choquette-Choo et al. 2023): b groups, Poisson within group t mod b
-        spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(N // bs, n)   # steps as DP-SGD; q = bs b / N <= 1
+        spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
         if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
-            raise ValueError(f"groups must be an int in [1, {b_max}] (q = batch_size * groups / N <= 1), got {groups!r}")
+            raise ValueError(f"groups must be an int in [1, {b_max}] (ceil(N / batch_size), at most the steps), got {groups!r}")
         if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or not 1 <= bandwidth <= (groups or b_max)):
             raise ValueError(f"bandwidth must be an int in [1, groups={groups or b_max}] (p <= b), got {bandwidth!r}")
         beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
@@ -277,10 +277,10 @@ def make_private(self:PrivacyEngine,
                                                     candidates=None if groups is None else [groups], accountant=self.accountant)
             b, p, sigma = best['b'], best['p'], best['noise_multiplier']
             assert best['steps'] == n
-        else:                          # sigma fixed: the error alone would always pick the largest b; that is the default
+        else:                          # sigma fixed: the error alone would pick the largest b (q = 1: the cyclic order)
             b = groups if groups is not None else b_max
             p, sigma, self.groups_table = (bandwidth if bandwidth is not None else min(b, 32)), noise_multiplier, None
-        q = bs * b / N
+        q = min(1.0, bs * b / N)       # expected batch N q / b: bs, or N / b (< bs) at b = ceil(N / bs), where q = 1
         sampler = CyclicPoissonBatchSampler(N, b, q, steps=spe, seed=self._secret_seed('sampler'), partition_seed=self.seed)
         gen = AmplifiedBSRNoise(sigma, max_grad_norm, sqrt_coeffs(n, 1.0, beta)[:p], b, q, seed=self._secret_seed('noise'))
         opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
