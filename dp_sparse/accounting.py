@@ -12,7 +12,8 @@ from scipy import optimize, special
 
 # %% auto #0
 __all__ = ['DEFAULT_ORDERS', 'rdp_gaussian', 'rdp_subsampled_gaussian', 'rdp_to_epsilon', 'epsilon_for', 'steps_for',
-           'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant']
+           'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant', 'amplified_banded_rounds',
+           'check_amplified_banded']
 
 # %% ../nbs/00_accounting.ipynb #a448e501
 def _real(name:str, x) -> float:
@@ -417,3 +418,44 @@ def load_state_dict(self:PLDAccountant, d:dict):
     self.value_discretization_interval = _check_positive("value_discretization_interval", d["value_discretization_interval"])
     self._history = rdp._history
     return self
+
+# %% ../nbs/00_accounting.ipynb #23e5119c
+def amplified_banded_rounds(
+    steps:int,   # n, steps of the run (or so far), >= 0
+    groups:int,  # b, groups of the cyclic Poisson sampler, >= 1
+)->int:          # ceil(n / b): rounds of DP-SGD the run is accounted as
+    "Number of DP-SGD rounds of an amplified banded run: ceil(steps / groups)."
+    return -(-_check_int("steps", steps) // _check_int("groups", groups, minimum=1))
+
+def check_amplified_banded(
+    strategy,           # C: Toeplitz first column (n,) or dense (n, n) array
+    groups:int,         # b, groups of the cyclic Poisson sampler, >= 1
+    tol:float=1e-9,     # relative slack on the column norm (float rounding of the scaling)
+)->int:                 # the bandwidth p (number of non-zero bands), 1 <= p <= b
+    "Check the conditions of amplified banded MF on C: lower-triangular, at most b bands, max column norm <= 1."
+    b = _check_int("groups", groups, minimum=1)
+    C = np.asarray(strategy, dtype=np.float64)
+    if C.ndim == 1 and len(C) >= 1: C = np.tril(C[np.subtract.outer(np.arange(len(C)), np.arange(len(C))) % len(C)])
+    if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1 or not np.all(np.isfinite(C)):
+        raise ValueError(f"strategy must be a finite Toeplitz first column (n,) or a square (n, n) matrix, got shape {C.shape}")
+    if np.any(np.triu(C, 1)): raise ValueError("strategy C must be lower-triangular")
+    if np.any(np.diag(C) == 0): raise ValueError("strategy C must be invertible (non-zero diagonal)")
+    lag = np.subtract.outer(np.arange(len(C)), np.arange(len(C)))   # i - j
+    p = int(lag[C != 0].max()) + 1
+    if p > b: raise ValueError(f"strategy C has {p} bands; amplified banded MF needs at most groups b={b} (p <= b)")
+    m = float(np.linalg.norm(C, axis=0).max())
+    if m > 1 + tol:
+        raise ValueError(f"strategy C has max column norm {m:.6g} > 1; scale it to 1 (and sigma with it)")
+    return p
+
+@patch
+def step_amplified_banded(self:RDPAccountant, *,
+                          noise_multiplier:float, # sigma: std of the fresh noise z_t / max_grad_norm, > 0
+                          sample_rate:float,      # q, inclusion probability within a group, 0 < q <= 1
+                          strategy,               # C, checked by check_amplified_banded
+                          groups:int,             # b >= bandwidth of C
+                          rounds:int=1,           # rounds of b steps to record, >= 0
+                         ):
+    "Record `rounds` rounds of amplified banded MF: each is one Poisson-sampled Gaussian step (q, sigma); returns self."
+    check_amplified_banded(strategy, groups)
+    return self.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=rounds)

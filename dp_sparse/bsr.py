@@ -8,9 +8,11 @@ import math
 import numpy as np
 from scipy.linalg import solve_triangular, toeplitz
 from scipy.signal import lfilter
+from .accounting import noise_multiplier_for
 
 # %% auto #0
-__all__ = ['workload_coeffs', 'sqrt_coeffs', 'toeplitz_sqrt', 'banded', 'sensitivity', 'expected_error']
+__all__ = ['workload_coeffs', 'sqrt_coeffs', 'toeplitz_sqrt', 'banded', 'sensitivity', 'expected_error', 'amplified_error',
+           'choose_groups']
 
 # %% ../nbs/02_bsr.ipynb #aeaf7453
 def _check_decay(alpha, beta):
@@ -186,3 +188,60 @@ def _col(c, p=None):
     "Toeplitz first column c banded to p (zeros from p on)."
     c = np.asarray(c, dtype=np.float64); p = len(c) if p is None else p
     return np.r_[c[:p], np.zeros(len(c) - p)]
+
+# %% ../nbs/02_bsr.ipynb #69997e2d
+def amplified_error(
+    n:int,                  # steps of the run, >= 1
+    groups:int,             # b, groups of the cyclic Poisson sampler, 1 <= b
+    noise_multiplier:float, # sigma_b: std of z_t / max_grad_norm, > 0 (calibrated for (q_b, ceil(n/b)))
+    alpha:float=1.0,        # weight-decay factor 1 - lr*weight_decay, in [0, 1]
+    beta:float=0.0,         # momentum, in [0, alpha]
+    bandwidth:int|None=None,# p, 1 <= p <= min(b, n); default min(b, n)
+)->float:                   # sigma * ||A C_p^-1||_F / sqrt(n) per unit of max_grad_norm, C_p of max column norm 1
+    "Root-mean-square noise per step in the momentum iterates under amplified BSR with b groups."
+    _check_int('n', n); _check_int('groups', groups)
+    p = min(groups, n) if bandwidth is None else bandwidth
+    _check_int('bandwidth', p)
+    if p > min(groups, n): raise ValueError(f"bandwidth must be in [1, min(b={groups}, n={n})], got {p}")
+    if not (isinstance(noise_multiplier, (int, float)) and 0 < noise_multiplier < math.inf):
+        raise ValueError(f"noise_multiplier must be a finite number > 0, got {noise_multiplier!r}")
+    c = _col(sqrt_coeffs(n, alpha, beta), p); c = c / np.linalg.norm(c)   # max column norm 1 (the first column)
+    return noise_multiplier * expected_error(workload_coeffs(n, alpha, beta), c, 1, 1)  # sens_{1,1}(c) = ||c|| = 1
+
+def choose_groups(
+    epsilon:float,            # target epsilon, > 0
+    delta:float,              # target delta, in (0, 1)
+    epochs:int,               # E, passes over the data, >= 1
+    N:int,                    # training examples, >= 1
+    batch_size:int,           # B, expected batch size, 1 <= B <= N
+    *,
+    alpha:float=1.0,          # weight-decay factor of the workload
+    beta:float=0.0,           # momentum of the workload
+    bandwidth:int|None=None,  # fix p (then only b >= p are candidates); default p = min(b, max_bandwidth)
+    max_bandwidth:int=32,     # cap on p when bandwidth is None (memory: p-1 buffers of the model's size)
+    candidates=None,          # iterable of b to scan; default every b in [1, ceil(N/B)] (b = 1 included)
+    accountant=None,          # an object with .calibrate(eps, delta, q, steps) (RDPAccountant, PLDAccountant); default RDP
+)->tuple[dict, list[dict]]:   # (the row of least error_per_example, every row): keys b, p, sample_rate, rounds, steps,
+                              #   expected_batch_size, noise_multiplier, error, error_per_example
+    "For each candidate b: q = min(1, B b / N), sigma for ceil(n/b) rounds, the expected error; the b of least error."
+    _check_int('epochs', epochs); _check_int('N', N); _check_int('batch_size', batch_size)
+    if batch_size > N: raise ValueError(f"batch_size must be in [1, N={N}], got {batch_size}")
+    _check_int('max_bandwidth', max_bandwidth)
+    if bandwidth is not None: _check_int('bandwidth', bandwidth)
+    n = epochs * max(1, round(N / batch_size)); b_max = min(-(-N // batch_size), n)
+    cand = sorted(set(range(1, b_max + 1) if candidates is None else candidates))
+    for b in cand:
+        _check_int('candidates', b)
+        if b > b_max: raise ValueError(f"candidates must be in [1, min(ceil(N / batch_size), n) = {b_max}], got {b}")
+    if bandwidth is not None: cand = [b for b in cand if b >= bandwidth]
+    if not cand: raise ValueError(f"no candidate b >= bandwidth={bandwidth} (b <= ceil(N / batch_size), n: {b_max})")
+    cal = accountant.calibrate if accountant is not None else noise_multiplier_for
+    rows = []
+    for b in cand:
+        q, R = min(1.0, batch_size * b / N), -(-n // b)   # q = 1 at b = ceil(N/B): the fixed cyclic order
+        p = bandwidth if bandwidth is not None else min(b, max_bandwidth, n)
+        s = cal(epsilon, delta, q, R)
+        err, ebs = amplified_error(n, b, s, alpha, beta, p), N * q / b
+        rows.append(dict(b=b, p=p, sample_rate=q, rounds=R, steps=n, expected_batch_size=ebs, noise_multiplier=s,
+                         error=err, error_per_example=err / ebs))   # the update divides the noisy sum by N q / b
+    return min(rows, key=lambda r: (r['error_per_example'], r['b'])), rows

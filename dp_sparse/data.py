@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import Dataset, TensorDataset, DataLoader, Sampler
 
 # %% auto #0
-__all__ = ['PoissonBatchSampler', 'CyclicBatchSampler', 'collate_batch', 'DPDataLoader', 'split_batch', 'load_dataset',
-           'public_private_split']
+__all__ = ['PoissonBatchSampler', 'CyclicBatchSampler', 'CyclicPoissonBatchSampler', 'collate_batch', 'DPDataLoader',
+           'split_batch', 'load_dataset', 'public_private_split']
 
 # %% ../nbs/09_data.ipynb #17821ee1
 def _check_rate(sample_rate):
@@ -77,6 +77,76 @@ class CyclicBatchSampler(Sampler):
 
     def __iter__(self) -> Iterator[list[int]]:
         for _ in range(self.cycles): yield from (list(b) for b in self.batches)
+
+# %% ../nbs/09_data.ipynb #074cede6
+class _StateOnlyThroughSampler:
+    "The sampler's generator as seen from outside: get_state works; set_state is refused (t must come back with it)."
+    def __init__(self, g:torch.Generator): self._g = g
+    def get_state(self): return self._g.get_state()
+    def set_state(self, state):
+        raise RuntimeError("restore a CyclicPoissonBatchSampler with its load_state_dict(): the step counter t (which "
+                           "group is next) must come back with the generator, or two participations could be < b steps apart")
+    def __getattr__(self, name): return getattr(self._g, name)
+
+class CyclicPoissonBatchSampler(PoissonBatchSampler):
+    "A fixed partition into `num_groups` groups (public seed); step t Poisson-samples group t mod b with rate q (secret)."
+    def __init__(self,
+                 n:int,                  # number of examples N >= 1
+                 num_groups:int,         # b, groups of the partition, 1 <= b <= N
+                 sample_rate:float,      # q, inclusion probability of a member of this step's group, 0 < q <= 1
+                 steps:int|None=None,    # batches per pass (an "epoch": N / (expected batch size)); default round(b/q)
+                 generator:torch.Generator|None=None, # SECRET CPU generator of the sampling; from `seed` or the OS when None
+                 seed:int|None=None,     # SECRET integer >= 0 seeding a new sampling generator (tests); excludes `generator`
+                 *,
+                 partition_seed:int|None=None, # PUBLIC integer >= 0 seeding the partition; None: from the OS
+                ):
+        if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
+        if isinstance(num_groups, bool) or not (isinstance(num_groups, int) and 1 <= num_groups <= n):
+            raise ValueError(f"num_groups must be an int in [1, n={n}], got {num_groups!r}")
+        _check_rate(sample_rate)
+        self.n, self.num_groups, self.sample_rate = n, num_groups, float(sample_rate)
+        self.steps = max(1, round(num_groups / sample_rate)) if steps is None else steps
+        if not (isinstance(self.steps, int) and self.steps >= 1): raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        if partition_seed is not None and (isinstance(partition_seed, bool) or not isinstance(partition_seed, int) or partition_seed < 0):
+            raise ValueError(f"partition_seed must be None or an int >= 0, got {partition_seed!r}")
+        perm = torch.randperm(n, generator=_generator(None, partition_seed))   # public: never the secret generator
+        # members of each group in increasing index order: with b = 1 the group is 0..N-1, exactly Poisson's draw
+        self.groups = [g.sort().values for g in torch.tensor_split(perm, num_groups)]
+        self._gen = _generator(generator, seed)
+        self.generator = _StateOnlyThroughSampler(self._gen)
+        self.t = 0   # steps drawn so far, across passes: this step's group is t mod b
+
+    @property
+    def expected_batch_size(self) -> float: return self.n * self.sample_rate / self.num_groups
+
+    def group_of(self) -> torch.Tensor:
+        "Group index of every example, shape (N,)."
+        gid = torch.empty(self.n, dtype=torch.long)
+        for j, g in enumerate(self.groups): gid[g] = j
+        return gid
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _ in range(self.steps):
+            g = self.groups[self.t % self.num_groups]
+            keep = torch.rand(len(g), generator=self._gen) < self.sample_rate
+            self.t += 1
+            yield g[keep].tolist()
+
+    def state_dict(self) -> dict:
+        "Step counter, partition and the sampling generator's state (secret: keep it with the checkpoint)."
+        return {'kind': 'CyclicPoissonBatchSampler', 'n': self.n, 'num_groups': self.num_groups,
+                'sample_rate': self.sample_rate, 't': self.t, 'group_of': self.group_of(),
+                'generator': self._gen.get_state()}
+
+    def load_state_dict(self, d:dict):
+        "Continue a saved run: same n, b, q and partition (ValueError otherwise), then its t and generator state."
+        if not isinstance(d, dict) or d.get('kind') != 'CyclicPoissonBatchSampler':
+            raise ValueError("state_dict is not a CyclicPoissonBatchSampler's")
+        for k in ('n', 'num_groups', 'sample_rate'):
+            if d[k] != getattr(self, k): raise ValueError(f"state_dict was saved with {k}={d[k]}, this sampler has {getattr(self, k)}")
+        if not torch.equal(d['group_of'], self.group_of()):
+            raise ValueError("state_dict was saved with a different partition (another partition_seed)")
+        self.t = int(d['t']); self._gen.set_state(d['generator'])
 
 # %% ../nbs/09_data.ipynb #e50c4726
 def _empty_like_example(example):

@@ -11,7 +11,7 @@ from torch import Tensor
 from .bsr import sqrt_coeffs, sensitivity
 
 # %% auto #0
-__all__ = ['IIDNoise', 'BSRNoise', 'bsr_noise_for']
+__all__ = ['IIDNoise', 'BSRNoise', 'bsr_noise_for', 'AmplifiedBSRNoise']
 
 # %% ../nbs/03_noise.ipynb #b9af502f
 def _device_seed(seed:int, key:str)->int:
@@ -175,3 +175,28 @@ def bsr_noise_for(
         raise ValueError(f"p must be an integer in [1, n={n}], got {p!r}")
     cp = np.r_[c[:p], np.zeros(n - p)]
     return BSRNoise(noise_multiplier, max_grad_norm, c[:p], sensitivity(cp, k, b), **kw)
+
+# %% ../nbs/03_noise.ipynb #20a14ae4
+class AmplifiedBSRNoise(BSRNoise):
+    "BSRNoise for amplified banded MF: coefficients scaled to max column norm 1 (sensitivity 1), p <= b groups, rate q."
+    def __init__(self,
+                 noise_multiplier:float, # sigma: std of z_t / max_grad_norm, > 0 (DP-SGD's sigma for (q, ceil(n/b)))
+                 max_grad_norm:float,    # per-example clipping norm C, > 0
+                 coeffs:np.ndarray,      # c_0..c_{p-1} of the banded C_p before scaling, shape (p,), c_0 > 0
+                 groups:int,             # b, groups of the cyclic Poisson sampler, >= p
+                 sample_rate:float,      # q, inclusion probability within this step's group, in (0, 1]
+                 *, generator:torch.Generator|None=None, # pins one generator (and its device); excludes seed
+                 seed:int|None=None,     # 63-bit seed for tests; None: secrets.randbits(63)
+                ):
+        c = np.asarray(coeffs, dtype=np.float64)
+        if c.ndim != 1 or len(c) < 1 or not np.all(np.isfinite(c)):
+            raise ValueError(f"coeffs must be a finite 1-D array c_0..c_(p-1) with p >= 1, got shape {c.shape}")
+        if not c[0] > 0: raise ValueError(f"coeffs[0] (c_0) must be > 0, got {c[0]}")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
+        if len(c) > groups:
+            raise ValueError(f"the bandwidth p={len(c)} must be <= groups b={groups}: amplified BSR needs p <= b")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
+            raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+        super().__init__(noise_multiplier, max_grad_norm, c / np.linalg.norm(c), 1.0, generator=generator, seed=seed)
+        self.groups, self.sample_rate = int(groups), float(sample_rate)

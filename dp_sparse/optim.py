@@ -111,6 +111,11 @@ def clip_and_accumulate(self:DPOptimizer,
         self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
     return torch.cat(norms) if norms else torch.zeros(0)
 
+# %% ../nbs/08_optim.ipynb #8a233f0d
+from .noise import AmplifiedBSRNoise
+from .bsr import choose_groups
+from .data import CyclicPoissonBatchSampler
+
 # %% ../nbs/08_optim.ipynb #50ec6789
 @patch
 def _reduce_sums(self:DPOptimizer, sums:list[Tensor])->list[Tensor]:
@@ -125,6 +130,8 @@ def step(self:DPOptimizer, closure=None):
     bsr = isinstance(self.noise, BSRNoise)
     if bsr and self.steps_taken >= self.max_steps:
         raise RuntimeError(f"the BSR factorization covers max_steps={self.max_steps} steps; more would break its privacy guarantee")
+    if isinstance(self.noise, AmplifiedBSRNoise) and self.noise.sample_rate != self.sample_rate:
+        raise ValueError(f"AmplifiedBSRNoise has sample_rate={self.noise.sample_rate}, the optimizer {self.sample_rate}")
     self._begin_step()
     sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
     sums = self._reduce_sums(sums)
@@ -138,7 +145,11 @@ def step(self:DPOptimizer, closure=None):
         noise = self.noise.sample(sums)
     grads = self.subspace.lift([(s + z) / self.expected_batch_size for s, z in zip(sums, noise)])
     for p, g in zip(self.params, grads): p.grad = g.to(p.dtype)
-    if bsr:
+    if isinstance(self.noise, AmplifiedBSRNoise):   # amplified banded MF: one DP-SGD round (q, sigma) per b steps (ch. 00)
+        if self.steps_taken % self.noise.groups == 0:
+            self.accountant.step_amplified_banded(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate,
+                                                  strategy=self.noise.coeffs, groups=self.noise.groups)
+    elif bsr:
         if self.steps_taken == 0: self.accountant.step_gaussian(noise_multiplier=self.noise_multiplier)
     else:
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
@@ -226,14 +237,16 @@ def make_private(self:PrivacyEngine,
                  target_delta:float,                  # delta in (0, 1), e.g. < 1/N
                  noise_multiplier:float|None=None,    # sigma > 0; give this or target_epsilon
                  target_epsilon:float|None=None,      # epsilon > 0 to calibrate sigma for
-                 noise:str='iid',                     # 'iid' (independent Gaussian) or 'bsr' (banded square root)
+                 noise:str='iid',                     # 'iid' (DP-SGD), 'bsr' (amplified banded square root) or 'bsr-cyclic' (fixed cyclic order)
                  bandwidth:int|None=None,             # BSR bands p, 1 <= p <= b; default min(b, 32)
+                 groups:int|None=None,                # 'bsr': b groups, 1 <= b <= ceil(N / batch_size); default chosen by expected error
                  loss_fn:Callable|None=None,          # per-example loss (reduction='none'); default cross-entropy
                  max_physical_batch_size:int|None=None, # virtual steps
                  subspace:Subspace|None=None,         # gradient subspace (Dense, RandomFreeze, ...); default Dense()
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
-    if noise not in ('iid', 'bsr'): raise ValueError(f"noise must be 'iid' or 'bsr', got {noise!r}")
+    if noise not in ('iid', 'bsr', 'bsr-cyclic'): raise ValueError(f"noise must be 'iid', 'bsr' or 'bsr-cyclic', got {noise!r}")
+    if groups is not None and noise != 'bsr': raise ValueError(f"groups is for noise='bsr' only, got noise={noise!r}")
     if (noise_multiplier is None) == (target_epsilon is None):
         raise ValueError("give exactly one of noise_multiplier and target_epsilon")
     if not (isinstance(epochs, int) and epochs >= 1): raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
@@ -252,7 +265,30 @@ def make_private(self:PrivacyEngine,
         steps = epochs * len(sampler)
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
         gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self._secret_seed('noise')), None
-    else:
+    elif noise == 'bsr':   # amplified BSR (Choquette-Choo et al. 2023): b groups, Poisson within group t mod b
+        spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
+        if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
+            raise ValueError(f"groups must be an int in [1, {b_max}] (ceil(N / batch_size), at most the steps), got {groups!r}")
+        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or not 1 <= bandwidth <= (groups or b_max)):
+            raise ValueError(f"bandwidth must be an int in [1, groups={groups or b_max}] (p <= b), got {bandwidth!r}")
+        beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
+        if noise_multiplier is None:   # sigma for every candidate b, the b of least expected error (b = 1: DP-SGD)
+            best, self.groups_table = choose_groups(target_epsilon, target_delta, epochs, N, bs, beta=beta, bandwidth=bandwidth,
+                                                    candidates=None if groups is None else [groups], accountant=self.accountant)
+            b, p, sigma = best['b'], best['p'], best['noise_multiplier']
+            assert best['steps'] == n
+        else:                          # sigma fixed: the error alone would pick the largest b (q = 1: the cyclic order)
+            b = groups if groups is not None else b_max
+            p, sigma, self.groups_table = (bandwidth if bandwidth is not None else min(b, 32)), noise_multiplier, None
+        q = min(1.0, bs * b / N)       # expected batch N q / b: bs, or N / b (< bs) at b = ceil(N / bs), where q = 1
+        sampler = CyclicPoissonBatchSampler(N, b, q, steps=spe, seed=self._secret_seed('sampler'), partition_seed=self.seed)
+        gen = AmplifiedBSRNoise(sigma, max_grad_norm, sqrt_coeffs(n, 1.0, beta)[:p], b, q, seed=self._secret_seed('noise'))
+        opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
+                          expected_batch_size=N * q / b, sample_rate=q, loss_fn=loss_fn, noise=gen, accountant=self.accountant,
+                          max_steps=n, max_physical_batch_size=max_physical_batch_size, subspace=subspace,
+                          steps_per_epoch=spe, total_steps=n)
+        return model, opt, DPDataLoader(ds, sampler)
+    else:                  # 'bsr-cyclic': the fixed cyclic order, no amplification; the whole run is one Gaussian mechanism
         b = math.ceil(N / bs); k = epochs; n = k * b
         p = min(b, 32) if bandwidth is None else bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
         if not (isinstance(p, int) and 1 <= p <= b): raise ValueError(f"bandwidth must be an int in [1, b={b}] (batches per epoch), got {p!r}")
