@@ -14,8 +14,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn, Tensor
 from .noise import _device_seed
-from .data import DPDataLoader, PoissonBatchSampler, collate_batch, load_dataset
-from .optim import DPOptimizer, PrivacyEngine
+from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, collate_batch, load_dataset
+from .optim import DPOptimizer, PrivacyEngine, _check_seed
 from .subspace import RandomFreeze
 from .train import TrainConfig, train, make_model
 
@@ -203,20 +203,26 @@ def load_state_dict(self:DistributedDPOptimizer, d:dict):
         agree([self.noise.step, self.steps_taken], 'the restored step counters', self.group, self.device)
 
 # %% ../nbs/11_distributed.ipynb #24a77c38
+def _broadcast_seeds(seeds:list, names:list[str], group=None)->list[int]:
+    """Rank 0's seeds on every rank, in ONE broadcast (so that a rank that then raises leaves no collective unmatched):
+    each is its own value, or 63 bits from the OS drawn on rank 0 where None; a rank whose explicit value differs raises."""
+    s = [v if v is not None else secrets.randbits(63) for v in seeds]
+    rank, world = world_info(group)
+    if world == 1: return s
+    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group) == 'nccl' else torch.device('cpu')
+    t = torch.tensor(s, dtype=torch.int64, device=dev)
+    dist.broadcast(t, _src(group), group=group)
+    shared = [int(v) for v in t.tolist()]
+    for v, sh, name in zip(seeds, shared, names):
+        if v is not None and v != sh:
+            raise ValueError(f"rank {rank}: {name}={v} differs from rank 0's {name}; pass the same {name} on every rank or None")
+    return shared
+
 def broadcast_seed(seed:int|None, # this rank's seed (0 <= seed < 2**63), or None for a secret one
                    group=None,    # process group; None: the default group
                   )->int:         # rank 0's seed, the same on every rank
     "Rank 0's seed on every rank: its `seed`, or 63 bits from the OS's secure generator drawn on rank 0."
-    s = seed if seed is not None else secrets.randbits(63)
-    rank, world = world_info(group)
-    if world == 1: return s
-    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group) == 'nccl' else torch.device('cpu')
-    t = torch.tensor([s], dtype=torch.int64, device=dev)
-    dist.broadcast(t, _src(group), group=group)
-    shared = int(t.item())
-    if seed is not None and seed != shared:
-        raise ValueError(f"rank {rank}: seed={seed} differs from rank 0's seed; pass the same seed on every rank or None")
-    return shared
+    return _broadcast_seeds([seed], ['seed'], group)[0]
 
 def _refuse_secure(secure_mode:bool, world:int):
     if secure_mode and world > 1:
@@ -235,11 +241,11 @@ class DistributedPrivacyEngine(PrivacyEngine):
                  group=None,               # process group; None: the default group
                  autocast_dtype:torch.dtype|None=None): # torch.bfloat16 for autocast in clipping; None: off
         rank, world = world_info(group)
-        _refuse_secure(secure_mode, world)
-        super().__init__(accountant, broadcast_seed(seed, group) if world > 1 else seed, noise_seed=noise_seed,
-                         secure_mode=secure_mode)
-        if world > 1:   # rank 0's secret root on every rank (never derived from the public seed)
-            self._secret_root = broadcast_seed(self._secret_root if rank == 0 else noise_seed, group)
+        _refuse_secure(secure_mode, world); _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
+        if world > 1:   # rank 0's public seed and secret root on every rank (the root never derived from the seed)
+            seed, root = _broadcast_seeds([seed, noise_seed], ['seed', 'noise_seed'], group)
+        super().__init__(accountant, seed, noise_seed=noise_seed, secure_mode=secure_mode)
+        if world > 1: self._secret_root = root
         self.group, self.autocast_dtype = group, autocast_dtype
 
     def make_private(self, model, optimizer, data_loader, **kwargs):
@@ -265,6 +271,11 @@ def share_secret_streams(opt:DPOptimizer, dl:DPDataLoader, group=None):
         st = s.generator.get_state()
         dev = _comm_device(group, opt.params[0].device)
         t = st.to(dev); dist.broadcast(t, _src(group), group=group); s.generator.set_state(t.cpu())
+    elif isinstance(s, CyclicBatchSampler):  # public partition from the public seed: must already agree
+        agree([_h48(s.batches)], 'the cyclic partition of the batches (build it from the same public seed)', group,
+              opt.params[0].device)
+    else: raise TypeError(f"share_secret_streams cannot share the state of a {type(s).__name__}; build the run with "
+                          "DistributedPrivacyEngine, whose secret root is shared before any sampler exists")
 
 def check_in_sync(model:nn.Module, group=None):
     "Raise RuntimeError on every rank unless the replicas of `model` are bitwise equal (two float64 sums per tensor)."
