@@ -336,7 +336,7 @@ def bench_method_steps(methods=STUDY_METHODS, # --method names; unregistered one
         if m == 'freeze': sub = RandomFreeze(cfg.freeze_rate, schedule='constant', seed=seed)   # its cost at the final rate
         opt = DPOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), model, noise_multiplier=1.0,
                           max_grad_norm=1.0, expected_batch_size=float(batch), sample_rate=0.1, seed=seed, subspace=sub,
-                          steps_per_epoch=10, total_steps=10_000)
+                          steps_per_epoch=10, total_steps=10_000, unchecked_batches=True)   # timing: a fixed batch
         def step(opt=opt): opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
         step()                                            # warm-up; chooses the first subspace
         rows.append(dict(method=m, peak_bytes=max(peak_bytes(step, torch.device('cpu')) for _ in range(2)),

@@ -167,12 +167,15 @@ def collate_batch(dataset:Dataset,        # a map-style data set (TensorDataset 
     return torch.utils.data.default_collate([dataset[i] for i in indices])
 
 class DPDataLoader:
-    "Iterates over batches of `dataset` drawn by `batch_sampler` (Poisson or cyclic); empty batches allowed."
+    """Iterates over batches of `dataset` drawn by `batch_sampler` (Poisson or cyclic); empty batches allowed.
+    It counts the logical batches it hands out (`batches_drawn`, `last_batch_size`): a `DPOptimizer` made with it checks
+    that each step consumes exactly one of them, whole (chapter 08), whatever device the tensors were copied to."""
     def __init__(self,
                  dataset:Dataset,  # map-style data set of N examples
                  batch_sampler:PoissonBatchSampler|CyclicBatchSampler, # draws index batches, indices in [0, N)
                 ):
         self.dataset, self.batch_sampler = dataset, batch_sampler
+        self.batches_drawn, self.last_batch_size = 0, 0   # logical batches yielded so far; examples in the last one
     @property
     def sample_rate(self) -> float:
         "q per step: Poisson's inclusion probability, or 1/b for the cyclic order (each example in one of b batches)."
@@ -181,8 +184,14 @@ class DPDataLoader:
     @property
     def expected_batch_size(self) -> float: return self.batch_sampler.expected_batch_size
     def __len__(self): return len(self.batch_sampler)
+    def shard(self, indices:list[int])->list[int]:
+        "The part of one drawn batch this process trains on: all of it (chapter 11's loader takes a share)."
+        return list(indices)
     def __iter__(self):
-        for idx in self.batch_sampler: yield collate_batch(self.dataset, idx)
+        for idx in self.batch_sampler:
+            idx = self.shard(idx)
+            self.batches_drawn, self.last_batch_size = self.batches_drawn + 1, len(idx)
+            yield collate_batch(self.dataset, idx)
 
 # %% ../nbs/09_data.ipynb #44e2439e
 def split_batch(batch,                              # a tensor or tuple/list of tensors, batch dim 0 of size B >= 0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_distributed.ipynb #5d8b49dc
 from __future__ import annotations
-import hashlib, math, os, secrets, signal, socket, tempfile, time
+import hashlib, math, os, secrets, signal, socket, tempfile, time, warnings
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Callable
@@ -14,15 +14,15 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn, Tensor
 from .noise import _device_seed
-from .data import DPDataLoader, collate_batch, load_dataset
-from .optim import DPOptimizer, PrivacyEngine
+from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, collate_batch, load_dataset
+from .optim import DPOptimizer, PrivacyEngine, _check_seed
 from .subspace import RandomFreeze
 from .train import TrainConfig, train, make_model
 
 # %% auto #0
 __all__ = ['world_info', 'agree', 'ShardedDPDataLoader', 'DistributedDPOptimizer', 'subspace_fingerprint', 'broadcast_seed',
-           'DistributedPrivacyEngine', 'check_in_sync', 'WorkerFailed', 'free_port', 'under_torchrun', 'launch',
-           'train_distributed']
+           'DistributedPrivacyEngine', 'share_secret_streams', 'check_in_sync', 'WorkerFailed', 'free_port',
+           'under_torchrun', 'launch', 'train_distributed']
 
 # %% ../nbs/11_distributed.ipynb #346b60a6
 def world_info(group=None)->tuple[int, int]:
@@ -83,9 +83,6 @@ class ShardedDPDataLoader(DPDataLoader):
         "This rank's share of one global batch: every world_size-th index from position `rank` (sizes differ by <= 1)."
         return list(indices)[self.rank::self.world_size]
 
-    def __iter__(self):
-        for idx in self.batch_sampler: yield collate_batch(self.dataset, self.shard(idx))
-
 # %% ../nbs/11_distributed.ipynb #eb3eddb0
 _LOW = (torch.bfloat16, torch.float16)
 
@@ -103,10 +100,17 @@ class DistributedDPOptimizer(DPOptimizer):
         self._init_dist(group, autocast_dtype, sync_model)
 
     @classmethod
-    def adopt(cls, opt:DPOptimizer, *, group=None, autocast_dtype=None, sync_model=True)->'DistributedDPOptimizer':
+    def adopt(cls, opt:DPOptimizer, *, group=None, autocast_dtype=None, sync_model=True,
+              data_loader:DPDataLoader|None=None, # the loader the batches now come from (this rank's ShardedDPDataLoader)
+             )->'DistributedDPOptimizer':
         "A DistributedDPOptimizer taking over `opt`'s state (base optimizer, noise, accountant, subspace); drop `opt`."
         if not isinstance(opt, DPOptimizer): raise TypeError(f"opt must be a DPOptimizer, got {type(opt).__name__}")
+        if data_loader is not None and not isinstance(data_loader, DPDataLoader):
+            raise TypeError(f"data_loader must be a DPDataLoader (a ShardedDPDataLoader), got {type(data_loader).__name__}")
         new = cls.__new__(cls); new.__dict__.update(opt.__dict__)
+        if data_loader is not None:   # the step checks of chapter 08 now count this rank's shards of the global batches
+            if opt.data_loader is None: raise ValueError("opt was built with unchecked_batches=True; it cannot adopt a data_loader")
+            new.data_loader, new._mark, new._taken = data_loader, data_loader.batches_drawn, 0
         new._init_dist(group, autocast_dtype, sync_model)
         return new
 
@@ -121,6 +125,9 @@ def _init_dist(self:DistributedDPOptimizer, group, autocast_dtype, sync_model):
     self._fp_checked = False            # whether the ranks' subspaces were compared since the last load
     seed = getattr(self.noise, '_seed', None)
     if self.world_size == 1: return
+    if getattr(self.noise, 'secure_mode', False):
+        raise ValueError(f"secure_mode is not supported with {self.world_size} processes: every rank must add the same "
+                         "noise, and the OS's secure generator cannot be shared; train in one process, or without secure_mode")
     if seed is None:
         raise ValueError("every rank draws the same noise from a shared seed: build the noise with seed= "
                          "(DistributedPrivacyEngine shares rank 0's secret seed), not with generator=")
@@ -196,38 +203,79 @@ def load_state_dict(self:DistributedDPOptimizer, d:dict):
         agree([self.noise.step, self.steps_taken], 'the restored step counters', self.group, self.device)
 
 # %% ../nbs/11_distributed.ipynb #24a77c38
+def _broadcast_seeds(seeds:list, names:list[str], group=None)->list[int]:
+    """Rank 0's seeds on every rank, in ONE broadcast (so that a rank that then raises leaves no collective unmatched):
+    each is its own value, or 63 bits from the OS drawn on rank 0 where None; a rank whose explicit value differs raises."""
+    s = [v if v is not None else secrets.randbits(63) for v in seeds]
+    rank, world = world_info(group)
+    if world == 1: return s
+    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group) == 'nccl' else torch.device('cpu')
+    t = torch.tensor(s, dtype=torch.int64, device=dev)
+    dist.broadcast(t, _src(group), group=group)
+    shared = [int(v) for v in t.tolist()]
+    for v, sh, name in zip(seeds, shared, names):
+        if v is not None and v != sh:
+            raise ValueError(f"rank {rank}: {name}={v} differs from rank 0's {name}; pass the same {name} on every rank or None")
+    return shared
+
 def broadcast_seed(seed:int|None, # this rank's seed (0 <= seed < 2**63), or None for a secret one
                    group=None,    # process group; None: the default group
                   )->int:         # rank 0's seed, the same on every rank
     "Rank 0's seed on every rank: its `seed`, or 63 bits from the OS's secure generator drawn on rank 0."
-    s = seed if seed is not None else secrets.randbits(63)
-    rank, world = world_info(group)
-    if world == 1: return s
-    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group) == 'nccl' else torch.device('cpu')
-    t = torch.tensor([s], dtype=torch.int64, device=dev)
-    dist.broadcast(t, _src(group), group=group)
-    shared = int(t.item())
-    if seed is not None and seed != shared:
-        raise ValueError(f"rank {rank}: seed={seed} differs from rank 0's seed; pass the same seed on every rank or None")
-    return shared
+    return _broadcast_seeds([seed], ['seed'], group)[0]
+
+def _refuse_secure(secure_mode:bool, world:int):
+    if secure_mode and world > 1:
+        raise ValueError(f"secure_mode is not supported with {world} processes: every rank must add the same noise, and "
+                         "the OS's secure generator cannot be shared; train in one process, or without secure_mode")
 
 class DistributedPrivacyEngine(PrivacyEngine):
-    "PrivacyEngine for one of several processes: shared seed, sharded Poisson batches, all-reduced clipped sums."
+    "PrivacyEngine for one of several processes: shared public seed and secret root, sharded Poisson batches, all-reduced sums."
     def __init__(self,
-                 accountant=None,     # RDPAccountant; every rank holds an identical one
-                 seed:int|None=None,  # seed of sampling and noise; None: a secret seed drawn on rank 0 and shared
+                 accountant=None,          # RDPAccountant; every rank holds an identical one
+                 seed:int|None=None,       # PUBLIC seed (BSR's cyclic partition), the same on every rank; None: rank 0's, shared
                  *,
-                 group=None,          # process group; None: the default group
+                 noise_seed:int|None=None, # SECRET root (noise, Poisson batches), the same on every rank; None: rank 0 draws
+                                           # it from the OS and broadcasts it. Tests only, as in PrivacyEngine
+                 secure_mode:bool=False,   # refused with several processes (the ranks must share the noise stream)
+                 group=None,               # process group; None: the default group
                  autocast_dtype:torch.dtype|None=None): # torch.bfloat16 for autocast in clipping; None: off
-        super().__init__(accountant, broadcast_seed(seed, group))
+        rank, world = world_info(group)
+        _refuse_secure(secure_mode, world); _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
+        if world > 1:   # rank 0's public seed and secret root on every rank (the root never derived from the seed)
+            seed, root = _broadcast_seeds([seed, noise_seed], ['seed', 'noise_seed'], group)
+        super().__init__(accountant, seed, noise_seed=noise_seed, secure_mode=secure_mode)
+        if world > 1: self._secret_root = root
         self.group, self.autocast_dtype = group, autocast_dtype
 
     def make_private(self, model, optimizer, data_loader, **kwargs):
         "PrivacyEngine.make_private, then this rank's DistributedDPOptimizer and ShardedDPDataLoader."
         model, opt, dl = super().make_private(model, optimizer, data_loader, **kwargs)
         rank, world = world_info(self.group)
-        return (model, DistributedDPOptimizer.adopt(opt, group=self.group, autocast_dtype=self.autocast_dtype),
-                ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world))
+        sharded = ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world)
+        return (model, DistributedDPOptimizer.adopt(opt, group=self.group, autocast_dtype=self.autocast_dtype,
+                                                    data_loader=sharded), sharded)
+
+def share_secret_streams(opt:DPOptimizer, dl:DPDataLoader, group=None):
+    """Give every rank rank 0's noise seed and Poisson sampler state, before anything is drawn: for an optimizer and
+    loader that each rank built with its own secret root (chapter 10's `train`, which builds a plain PrivacyEngine)."""
+    rank, world = world_info(group)
+    if world == 1: return
+    _refuse_secure(getattr(opt.noise, 'secure_mode', False), world)
+    if opt.noise.step != 0 or opt.steps_taken != 0: raise RuntimeError("share_secret_streams must run before the first step")
+    if getattr(opt.noise, '_seed', None) is None:
+        raise ValueError("every rank draws the same noise from a shared seed: build the noise with seed=, not generator=")
+    opt.noise._seed, opt.noise._gens = broadcast_seed(opt.noise._seed if rank == 0 else None, group), {}
+    s = dl.batch_sampler
+    if isinstance(s, PoissonBatchSampler):   # the global Poisson mask: rank 0's generator state on every rank
+        st = s.generator.get_state()
+        dev = _comm_device(group, opt.params[0].device)
+        t = st.to(dev); dist.broadcast(t, _src(group), group=group); s.generator.set_state(t.cpu())
+    elif isinstance(s, CyclicBatchSampler):  # public partition from the public seed: must already agree
+        agree([_h48(s.batches)], 'the cyclic partition of the batches (build it from the same public seed)', group,
+              opt.params[0].device)
+    else: raise TypeError(f"share_secret_streams cannot share the state of a {type(s).__name__}; build the run with "
+                          "DistributedPrivacyEngine, whose secret root is shared before any sampler exists")
 
 def check_in_sync(model:nn.Module, group=None):
     "Raise RuntimeError on every rank unless the replicas of `model` are bitwise equal (two float64 sums per tensor)."
@@ -301,8 +349,10 @@ def _train_rank(rank:int, world:int, cfg:dict, result_path:str|None, progress:bo
     held = {}
     def wrap(model, opt, dl):
         held['model'] = model
-        return (DistributedDPOptimizer.adopt(opt, autocast_dtype=torch.bfloat16 if autocast else None),
-                ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world))
+        share_secret_streams(opt, dl)                      # rank 0's secret noise seed and sampler state everywhere
+        sharded = ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world)
+        return (DistributedDPOptimizer.adopt(opt, autocast_dtype=torch.bfloat16 if autocast else None, data_loader=sharded),
+                sharded)
     def on_epoch_end(epoch, m):
         check_in_sync(held['model'])                       # identical updates: the replicas must not drift
         if fault is not None and tuple(fault) == (rank, epoch): os.kill(os.getpid(), signal.SIGKILL)   # tests only
@@ -341,6 +391,12 @@ def _toy(seed:int=0, n:int=61):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double(), torch.utils.data.TensorDataset(x, y)
 
+def _seeded(cls=PrivacyEngine, **kw):
+    "cls(seed=5, noise_seed=5): reproducible noise for comparing runs (the noise_seed warning silenced: tests only)."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*noise_seed.*')
+        return cls(seed=5, noise_seed=5, **kw)
+
 def _toy_run(engine, noise:str, method:str, epochs:int=2, hook:Callable|None=None):
     "make_private with `engine` on _toy (q = 13/61, sigma 1.1, C 0.5, momentum 0.9) and `epochs` passes."
     model, ds = _toy()
@@ -376,7 +432,8 @@ def _variance_run(rank:int, world:int, scheme:str, steps:int)->Tensor:
     "Empty-batch steps with noise 'shared' (ours), or as independent 'shares' of std sigma*C/sqrt(W), or 'shares_bug' (std sigma*C each)."
     model, _ = _toy()
     opt = DistributedDPOptimizer(torch.optim.SGD(model.parameters(), lr=1.0), model, noise_multiplier=2.0,
-                                 max_grad_norm=0.5, expected_batch_size=4.0, sample_rate=0.1, seed=7)
+                                 max_grad_norm=0.5, expected_batch_size=4.0, sample_rate=0.1, seed=7,
+                                 unchecked_batches=True)
     if scheme != 'shared':
         share = 2.0 * 0.5 / (math.sqrt(world) if scheme == 'shares' else 1.0)
         g = torch.Generator().manual_seed(1000 + rank)   # independent per rank
@@ -396,20 +453,37 @@ def _selftest(rank:int, world:int, path:str, train_cfg:dict|None=None, variance_
     out = {}
     for noise in ('iid', 'bsr'):
         for method in ('dense', 'freeze'):
-            model, opt = _toy_run(DistributedPrivacyEngine(seed=5), noise, method)
+            model, opt = _toy_run(_seeded(DistributedPrivacyEngine), noise, method)
             flat = _flat(model); every = [torch.empty_like(flat) for _ in range(world)]; dist.all_gather(every, flat)
             out[noise, method] = dict(params=flat, same_on_all_ranks=all(torch.equal(f, flat) for f in every),
                                       epsilon=opt.accountant.epsilon(1e-5), steps=opt.steps_taken)
     def no_reduce(opt): opt._reduce_sums = lambda s: s               # planted bug: every rank steps on its shard only
-    out['no_reduce'] = _flat(_toy_run(DistributedPrivacyEngine(seed=5), 'iid', 'dense', hook=no_reduce)[0])
+    out['no_reduce'] = _flat(_toy_run(_seeded(DistributedPrivacyEngine), 'iid', 'dense', hook=no_reduce)[0])
     for scheme in ('shared', 'shares', 'shares_bug'): out['var', scheme] = _variance_run(rank, world, scheme, variance_steps)
-    eng = DistributedPrivacyEngine(seed=None); seeds = [None] * world; dist.all_gather_object(seeds, eng.seed)
-    out['secret_seeds'] = seeds
+    eng = DistributedPrivacyEngine(seed=None); seeds = [None] * world
+    dist.all_gather_object(seeds, (eng.seed, eng._secret_root)); out['secret_seeds'] = seeds
+    def plain_engine_run(share:bool):
+        "Each rank's own PrivacyEngine (own secret root, as train() builds it), shared or not, then one epoch."
+        model, ds = _toy()
+        _, opt, dl = PrivacyEngine(seed=5).make_private(model, torch.optim.SGD(model.parameters(), lr=0.2),
+            torch.utils.data.DataLoader(ds, batch_size=13), epochs=1, max_grad_norm=0.5, target_delta=1e-5, noise_multiplier=1.1)
+        if share: share_secret_streams(opt, dl)
+        sh = ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world)
+        opt = DistributedDPOptimizer.adopt(opt, data_loader=sh)
+        for x, y in sh: opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
+        return _flat(model)
+    flat = plain_engine_run(True); every = [torch.empty_like(flat) for _ in range(world)]; dist.all_gather(every, flat)
+    out['shared_streams_same'] = all(torch.equal(f, flat) for f in every)
     model, ds = _toy(); x, y = ds.tensors
     mk = lambda **kw: DistributedDPOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), model, noise_multiplier=1.0,
-                                             max_grad_norm=0.5, expected_batch_size=6.0, sample_rate=0.1, **kw)
+                                             max_grad_norm=0.5, expected_batch_size=6.0, sample_rate=0.1,
+                                             unchecked_batches=True, **kw)
     errs = {'noise_seed': _caught(lambda: mk(seed=rank)),            # a different noise stream per rank
-            'engine_seed': _caught(lambda: DistributedPrivacyEngine(seed=rank))}
+            'engine_seed': _caught(lambda: DistributedPrivacyEngine(seed=rank)),
+            'engine_noise_seed': _caught(lambda: _seeded(DistributedPrivacyEngine) if rank == 0 else
+                                         DistributedPrivacyEngine(seed=5, noise_seed=6)),   # warns on rank 1: tests only
+            'secure': _caught(lambda: DistributedPrivacyEngine(secure_mode=True)),
+            'unshared': _caught(lambda: plain_engine_run(False))}   # each rank its own secret root: refused
     opt = mk(seed=7, subspace=RandomFreeze(0.5, schedule='constant', seed=rank), steps_per_epoch=5)   # masks differ
     errs['masks'] = _caught(lambda: (opt.zero_grad(), opt.clip_and_accumulate(x[:3], y[:3]), opt.step()))
     short = dist.new_group(backend='gloo', timeout=timedelta(seconds=1))

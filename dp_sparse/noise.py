@@ -4,20 +4,21 @@
 
 # %% ../nbs/03_noise.ipynb #fe5e65d4
 from __future__ import annotations
-import math, secrets, zlib
+import math, os, secrets, zlib
 import numpy as np
 import torch
 from torch import Tensor
 from .bsr import sqrt_coeffs, sensitivity
 
 # %% auto #0
-__all__ = ['IIDNoise', 'BSRNoise', 'bsr_noise_for', 'AmplifiedBSRNoise']
+__all__ = ['SECURE_SUMMANDS', 'IIDNoise', 'BSRNoise', 'bsr_noise_for', 'AmplifiedBSRNoise']
 
 # %% ../nbs/03_noise.ipynb #b9af502f
 def _device_seed(seed:int, key:str)->int:
-    "Seed of the generator on device `key`: `seed` itself on cpu, else a SeedSequence hash of (seed, device), 63 bits."
-    if key == 'cpu': return seed
-    return int(np.random.SeedSequence([seed, zlib.crc32(key.encode())]).generate_state(1, np.uint64)[0]) >> 1
+    """63-bit seed of the generator on device `key` (cpu included): the SeedSequence child of `seed` keyed by the device's
+    name. Never `seed` itself: a sampler or another consumer seeded with the same integer gets an unrelated stream."""
+    return int(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(f'device:{key}'.encode()),))
+               .generate_state(1, np.uint64)[0]) >> 1
 
 def _check_positive(name, v):
     "v must be a finite real number > 0."
@@ -26,19 +27,42 @@ def _check_positive(name, v):
     if not (math.isfinite(v) and v > 0): raise ValueError(f"{name} must be a finite number > 0, got {v}")
     return float(v)
 
+# Holohan & Braghin 2021 (arXiv:2107.10138): a sum of n Gaussians of std s/sqrt(n) has std s and closes the gaps in
+# the set of floating-point outputs that Mironov's attack (CCS 2012) reads the input through; Opacus's secure mode
+# makes the same choice of n = 4 (its comment: any n > 1 works; more costs time linearly)
+SECURE_SUMMANDS = 4
+
+def _secure_uniform(m:int)->Tensor:
+    "m float64 uniforms in (0, 1) from the OS's CSPRNG (os.urandom): 53 random bits each, plus 1/2 ulp (never 0 or 1)."
+    if m == 0: return torch.zeros(0, dtype=torch.float64)
+    u = torch.frombuffer(bytearray(os.urandom(8 * m)), dtype=torch.int64)
+    return (((u >> 11) & ((1 << 53) - 1)).double() + 0.5) * 2.0 ** -53
+
+def _secure_normal(m:int, summands:int=SECURE_SUMMANDS)->Tensor:
+    "m standard normals (float64, cpu): Box-Muller on secure uniforms, each the sum of `summands` normals / sqrt(summands)."
+    k = summands * m; h = (k + 1) // 2
+    u = _secure_uniform(2 * h)
+    r, th = torch.sqrt(-2.0 * torch.log(u[:h])), (2 * math.pi) * u[h:]
+    z = torch.cat([r * torch.cos(th), r * torch.sin(th)])[:k]
+    return z.view(summands, m).sum(0) / math.sqrt(summands)
+
 # %% ../nbs/03_noise.ipynb #23055d40
 class _GaussianSource:
-    "Shared plumbing: validation, std, per-device generators, the step counter and their state."
-    def __init__(self, noise_multiplier, max_grad_norm, scale=1.0, *, generator=None, seed=None):
+    "Shared plumbing: validation, std, per-device generators (or the OS's CSPRNG), the step counter and their state."
+    def __init__(self, noise_multiplier, max_grad_norm, scale=1.0, *, generator=None, seed=None, secure_mode=False):
         self.noise_multiplier = _check_positive('noise_multiplier', noise_multiplier)
         self.max_grad_norm = _check_positive('max_grad_norm', max_grad_norm)
         self._std = self.noise_multiplier * self.max_grad_norm * scale
+        if not isinstance(secure_mode, bool): raise TypeError(f"secure_mode must be a bool, got {secure_mode!r}")
+        if secure_mode and (generator is not None or seed is not None):
+            raise ValueError("secure_mode draws from the OS's secure generator; it takes neither seed= nor generator=")
         if generator is not None and seed is not None: raise ValueError("pass generator= or seed=, not both")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        self._seed = None if generator is not None else int(seed if seed is not None else secrets.randbits(63))
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63):
+            raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+        self.secure_mode = secure_mode
+        self._seed = None if generator is not None or secure_mode else int(seed if seed is not None else secrets.randbits(63))
         self._gens = {} if generator is None else {str(generator.device): generator}
         self._step = 0
 
@@ -56,18 +80,21 @@ class _GaussianSource:
         return self._gens[key]
 
     def _draw(self, like)->list[Tensor]:
-        "Fresh z ~ N(0, std^2) for every tensor of `like`: float32 (float64 for float64 entries), on its device."
+        "Fresh z ~ N(0, std^2) for every tensor of `like`: float32 (float64 for float64 entries, never less), on its device."
         if not isinstance(like, (list, tuple)) or not all(isinstance(t, Tensor) for t in like):
             raise TypeError("like must be a list of tensors")
         out = []
         for t in like:
             dt = torch.float64 if t.dtype == torch.float64 else torch.float32
-            out.append(torch.randn(t.shape, generator=self._generator(t.device), device=t.device, dtype=dt) * self._std)
+            if self.secure_mode:   # float64 on the CPU from os.urandom, then to the gradient's device
+                out.append((_secure_normal(t.numel()) * self._std).view(t.shape).to(t.device, dt))
+            else:
+                out.append(torch.randn(t.shape, generator=self._generator(t.device), device=t.device, dtype=dt) * self._std)
         return out
 
     def state_dict(self)->dict:
         "Step, seed, every generator's state (and subclass buffers): load_state_dict continues the same stream."
-        return dict(kind=type(self).__name__, step=self._step, seed=self._seed, std=self._std,
+        return dict(kind=type(self).__name__, step=self._step, seed=self._seed, std=self._std, secure=self.secure_mode,
                     generators={k: g.get_state() for k, g in self._gens.items()})
 
     def load_state_dict(self, d:dict):
@@ -75,6 +102,9 @@ class _GaussianSource:
             raise ValueError(f"state_dict is for {d.get('kind')!r}, not {type(self).__name__}")
         if not math.isclose(d['std'], self._std, rel_tol=1e-12):
             raise ValueError(f"state_dict was saved with std={d['std']}, this generator has std={self._std}")
+        if bool(d.get('secure', False)) != self.secure_mode:
+            raise ValueError(f"state_dict was saved with secure_mode={bool(d.get('secure', False))}, "
+                             f"this generator has secure_mode={self.secure_mode}")
         if self._seed is not None:                     # seeded: adopt the saved seed, rebuild generators from it
             if d['seed'] is None: raise ValueError("state_dict came from a generator= instance; pass the same generator=")
             self._seed, self._gens = d['seed'], {}
@@ -90,13 +120,14 @@ class IIDNoise(_GaussianSource):
                  max_grad_norm:float,    # per-example clipping norm C, > 0
                  *, generator:torch.Generator|None=None, # pins one generator (and its device); excludes seed
                  seed:int|None=None,     # 63-bit seed for tests; None: secrets.randbits(63)
+                 secure_mode:bool=False, # True: noise from os.urandom (chapter 03, secure mode); excludes seed and generator
                 ):
-        super().__init__(noise_multiplier, max_grad_norm, generator=generator, seed=seed)
+        super().__init__(noise_multiplier, max_grad_norm, generator=generator, seed=seed, secure_mode=secure_mode)
 
     def sample(self, like:list[Tensor])->list[Tensor]:
-        "This step's noise, one tensor per entry of `like` with its shape, dtype and device."
+        "This step's noise, one tensor per entry of `like` with its shape and device, in float32 at least (never bf16/fp16)."
         z = self._draw(like); self._step += 1
-        return [zi.to(t.dtype) for zi, t in zip(z, like)]
+        return z   # float32, or float64 for float64 entries
 
     def reset_buffers(self): "Nothing to reset: independent noise has no memory."
 
@@ -110,13 +141,15 @@ class BSRNoise(_GaussianSource):
                  sensitivity:float,      # sens_{k,b}(C_p) per unit of max_grad_norm (02_bsr), > 0
                  *, generator:torch.Generator|None=None, # pins one generator (and its device); excludes seed
                  seed:int|None=None,     # 63-bit seed for tests; None: secrets.randbits(63)
+                 secure_mode:bool=False, # True: noise from os.urandom (chapter 03, secure mode); excludes seed and generator
                 ):
         c = np.asarray(coeffs, dtype=np.float64)
         if c.ndim != 1 or len(c) < 1 or not np.all(np.isfinite(c)):
             raise ValueError(f"coeffs must be a finite 1-D array c_0..c_(p-1) with p >= 1, got shape {c.shape}")
         if not c[0] > 0: raise ValueError(f"coeffs[0] (c_0) must be > 0, got {c[0]}")
         self.sensitivity = _check_positive('sensitivity', sensitivity)
-        super().__init__(noise_multiplier, max_grad_norm, self.sensitivity, generator=generator, seed=seed)
+        super().__init__(noise_multiplier, max_grad_norm, self.sensitivity, generator=generator, seed=seed,
+                         secure_mode=secure_mode)
         self.coeffs = c
         self._hist = []   # [y_{t-1}, y_{t-2}, ...], at most p-1 entries, each a list of tensors like `like`
 
@@ -124,7 +157,7 @@ class BSRNoise(_GaussianSource):
     def p(self)->int: return len(self.coeffs)   # bandwidth
 
     def sample(self, like:list[Tensor])->list[Tensor]:
-        "This step's correlated noise y_t, one tensor per entry of `like` with its shape, dtype and device."
+        "This step's correlated noise y_t, one tensor per entry of `like` with its shape and device, float32 at least."
         if self._hist and [(h.shape, h.device) for h in self._hist[0]] != [(t.shape, t.device) for t in like]:
             raise ValueError("like changed shape or device since the last step; call reset_buffers() first "
                              "(the coordinate set changed, see its docstring)")   # checked before drawing anything
@@ -135,7 +168,7 @@ class BSRNoise(_GaussianSource):
             zi.div_(float(c[0]))
         if self.p > 1: self._hist = [z] + self._hist[:self.p - 2]
         self._step += 1
-        return [zi.to(t.dtype, copy=True) for zi, t in zip(z, like)]   # a copy: callers may modify it in place
+        return [zi.clone() for zi in z]   # a copy (callers may modify it in place); float32 at least, as drawn
 
     def reset_buffers(self):
         """Forget y_{t-1}..y_{t-p+1}; the next sample restarts the recursion as at t = 0. Call it when the coordinate
@@ -167,7 +200,7 @@ def bsr_noise_for(
     b:int,                  # minimum separation of two participations, in steps (b = n / k for cyclic epochs)
     noise_multiplier:float, # sigma on unit sensitivity, > 0
     max_grad_norm:float,    # per-example clipping norm, > 0
-    **kw,                   # generator= or seed=, passed to BSRNoise
+    **kw,                   # generator=, seed= or secure_mode=, passed to BSRNoise
 )->BSRNoise:
     "BSRNoise with the banded square-root coefficients of the SGD workload and their sensitivity."
     c = sqrt_coeffs(n, alpha, beta)
@@ -187,6 +220,7 @@ class AmplifiedBSRNoise(BSRNoise):
                  sample_rate:float,      # q, inclusion probability within this step's group, in (0, 1]
                  *, generator:torch.Generator|None=None, # pins one generator (and its device); excludes seed
                  seed:int|None=None,     # 63-bit seed for tests; None: secrets.randbits(63)
+                 secure_mode:bool=False, # True: noise from os.urandom (secure mode above); excludes seed and generator
                 ):
         c = np.asarray(coeffs, dtype=np.float64)
         if c.ndim != 1 or len(c) < 1 or not np.all(np.isfinite(c)):
@@ -198,5 +232,6 @@ class AmplifiedBSRNoise(BSRNoise):
             raise ValueError(f"the bandwidth p={len(c)} must be <= groups b={groups}: amplified BSR needs p <= b")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
             raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
-        super().__init__(noise_multiplier, max_grad_norm, c / np.linalg.norm(c), 1.0, generator=generator, seed=seed)
+        super().__init__(noise_multiplier, max_grad_norm, c / np.linalg.norm(c), 1.0, generator=generator, seed=seed,
+                         secure_mode=secure_mode)
         self.groups, self.sample_rate = int(groups), float(sample_rate)

@@ -45,7 +45,9 @@ class DPOptimizer:
                  seed:int|None=None,              # seed of the default noise generator (None: OS entropy)
                  subspace:Subspace|None=None,     # gradient subspace (chapter 04); default Dense() = plain DP-SGD
                  steps_per_epoch:int|None=None,   # batches per epoch, for subspaces that change per epoch
-                 total_steps:int|None=None):      # planned steps, for subspace schedules (default max_steps)
+                 total_steps:int|None=None,       # planned steps, for subspace schedules (default max_steps)
+                 data_loader:DPDataLoader|None=None, # where every batch must come from: one whole logical batch per step
+                 unchecked_batches:bool=False):   # True: feed any batches; the epsilon is then NOT vouched for
         _check_positive('noise_multiplier', noise_multiplier)
         _check_positive('max_grad_norm', max_grad_norm, allow_inf=True)
         _check_positive('expected_batch_size', expected_batch_size)
@@ -56,9 +58,15 @@ class DPOptimizer:
         self.expected_batch_size, self.sample_rate = float(expected_batch_size), float(sample_rate)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss(reduction='none')
         self.noise = noise if noise is not None else IIDNoise(noise_multiplier, max_grad_norm, seed=seed)
+        _check_noise(self.noise, self.noise_multiplier, self.max_grad_norm)
         if isinstance(self.noise, BSRNoise) and max_steps is None:
             raise ValueError("max_steps is required with BSR noise: the factorization covers a fixed number of steps")
         self.accountant = accountant if accountant is not None else RDPAccountant()
+        _check_loader(data_loader, unchecked_batches, self.noise, self.sample_rate, max_steps)
+        self.data_loader, self.unchecked_batches = data_loader, unchecked_batches
+        if unchecked_batches: self.accountant.batches_unchecked = True   # its epsilon is no longer vouched for
+        self._mark = data_loader.batches_drawn if data_loader is not None else 0   # batches drawn by the last step
+        self._taken = 0                       # examples of the current logical batch clipped so far
         self.max_steps, self.max_physical_batch_size = max_steps, max_physical_batch_size
         self.params = [p for g in optimizer.param_groups for p in g['params'] if p.requires_grad]
         owned = {id(p) for p in model.parameters()}
@@ -80,12 +88,94 @@ class DPOptimizer:
 
     def zero_grad(self, set_to_none:bool=True):
         "Drop the accumulated clipped sums and the parameters' gradients."
-        self._sums = None
+        self._sums, self._taken = None, 0
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
-# %% ../nbs/08_optim.ipynb #0258f692
+# %% ../nbs/08_optim.ipynb #9af0fdc3
 from fastcore.basics import patch
 
+def _check_noise(noise, noise_multiplier:float, max_grad_norm:float):
+    "Refuse a noise object whose sigma, C or std is not the one the accountant will be charged for."
+    missing = [a for a in ('noise_multiplier', 'max_grad_norm', 'std', 'sample', 'reset_buffers') if not hasattr(noise, a)]
+    if missing: raise TypeError(f"noise must be an IIDNoise or BSRNoise (chapter 03); {type(noise).__name__} lacks {missing}")
+    sens = float(getattr(noise, 'sensitivity', 1.0))   # BSR: std = sigma * C * sens; iid: sens 1
+    for name, theirs, ours in (('noise_multiplier', noise.noise_multiplier, noise_multiplier),
+                               ('max_grad_norm', noise.max_grad_norm, max_grad_norm),
+                               ('std', noise.std, noise_multiplier * max_grad_norm * sens)):
+        if not math.isclose(float(theirs), float(ours), rel_tol=1e-9):   # 1e-9: float64 products, not a tolerance on privacy
+            raise ValueError(f"noise.{name} = {theirs}, but the optimizer charges the accountant for {name} = {ours} "
+                             f"(noise_multiplier={noise_multiplier}, max_grad_norm={max_grad_norm}"
+                             f"{f', sensitivity={sens}' if sens != 1.0 else ''}): build the noise with the same values")
+
+def _check_loader(data_loader, unchecked_batches, noise, sample_rate:float, max_steps):
+    "data_loader must be the DPDataLoader whose sampling the accountant charges; or unchecked_batches=True, explicitly."
+    if not isinstance(unchecked_batches, bool): raise TypeError(f"unchecked_batches must be a bool, got {unchecked_batches!r}")
+    if data_loader is None:
+        if unchecked_batches: return
+        raise ValueError("data_loader is required: pass the DPDataLoader the batches come from (make_private does), or "
+                         "unchecked_batches=True to feed batches of your own (the epsilon is then not vouched for)")
+    if unchecked_batches: raise ValueError("pass data_loader= or unchecked_batches=True, not both")
+    if not isinstance(data_loader, DPDataLoader):
+        raise TypeError(f"data_loader must be a DPDataLoader (Poisson or cyclic batches), got {type(data_loader).__name__}: "
+                        "the batches of a shuffled DataLoader are not the sampling the accountant charges")
+    s = data_loader.batch_sampler
+    if not isinstance(noise, BSRNoise):
+        if not isinstance(s, PoissonBatchSampler) or not math.isclose(s.sample_rate, sample_rate, rel_tol=1e-12):
+            raise ValueError(f"the accountant charges Poisson sampling at sample_rate={sample_rate}; data_loader draws with "
+                             f"{type(s).__name__}(sample_rate={getattr(s, 'sample_rate', None)})")
+    elif isinstance(s, CyclicBatchSampler) and max_steps is not None:
+        b = s.num_batches; k = math.ceil(max_steps / b); c = noise.coeffs
+        need = sensitivity(np.pad(c, (0, max(0, max_steps - len(c))))[:max_steps], k, b)   # chapter 02's sens_{k,b}
+        if noise.sensitivity < need * (1 - 1e-9):
+            raise ValueError(f"noise.sensitivity = {noise.sensitivity} < sens_(k={k}, b={b}) = {need} of its coefficients "
+                             f"for the loader's {b} batches per cycle and max_steps={max_steps}: the noise would be too small")
+
+@patch
+def _check_batch(self:DPOptimizer, B:int):
+    "Before clipping B examples: they must fit in the one logical batch drawn from data_loader for this step."
+    dl = self.data_loader
+    if dl is None: return                                  # unchecked_batches=True
+    new = dl.batches_drawn - self._mark
+    if new == 0:
+        raise RuntimeError("this batch did not come from the optimizer's DPDataLoader (none was drawn from it since the "
+                           "last step): a batch of your own, e.g. from a shuffled DataLoader, is not the sampling the "
+                           "accountant charges. Iterate over the DPDataLoader, or opt out with unchecked_batches=True")
+    if new > 1:
+        raise RuntimeError(f"{new} logical batches were drawn from the DPDataLoader for one step; the accountant charges one "
+                           "per step: call step() after each (split one batch with max_physical_batch_size instead)")
+    if self._taken + B > dl.last_batch_size:
+        raise RuntimeError(f"{self._taken + B} examples clipped in a step whose logical batch has {dl.last_batch_size}: "
+                           "physical chunks must add up to the batch drawn from the DPDataLoader")
+    self._taken += B
+
+@patch
+def _check_step(self:DPOptimizer):
+    "Before a step: exactly one new logical batch was drawn, and all of its examples were clipped."
+    dl = self.data_loader
+    if dl is None: return
+    new = dl.batches_drawn - self._mark
+    if new != 1:
+        raise RuntimeError(f"step() after {new} logical batches drawn from the DPDataLoader since the last step; "
+                           "each step consumes exactly one (the accountant charges one)")
+    if self._taken != dl.last_batch_size:
+        raise RuntimeError(f"step() after clipping {self._taken} of the {dl.last_batch_size} examples of this step's batch: "
+                           "clip the whole logical batch (its physical chunks must add up to it)")
+
+@patch(as_prop=True)
+def epsilon_vouched(self:DPOptimizer)->bool:
+    "Whether every step's batch was checked to be one whole logical batch of the DPDataLoader (False: unchecked_batches)."
+    return not self.unchecked_batches
+
+_UNVOUCHED = ("the batches were not checked to come from the DPDataLoader (unchecked_batches=True): this epsilon "
+              "assumes they were Poisson-sampled at the charged rate, one logical batch per step; it is not vouched for")
+
+@patch
+def get_epsilon(self:DPOptimizer, delta:float)->float:
+    "epsilon spent so far at `delta`; warns when the batches were not checked (unchecked_batches=True)."
+    if self.unchecked_batches: warnings.warn(_UNVOUCHED, stacklevel=2)
+    return self.accountant.epsilon(delta)
+
+# %% ../nbs/08_optim.ipynb #0258f692
 @patch
 def _begin_step(self:DPOptimizer):
     "Choose the subspace of the coming step once (public information only: step index, seed, public data, history)."
@@ -103,6 +193,7 @@ def clip_and_accumulate(self:DPOptimizer,
     loss_fn = loss_fn or self.loss_fn
     self._begin_step()
     xs = x if isinstance(x, (tuple, list)) else (x,)
+    self._check_batch(len(y))   # before any work: these examples must belong to this step's logical batch
     norms = []
     for chunk in split_batch((*xs, y), self.max_physical_batch_size):
         *cx, cy = chunk
@@ -132,8 +223,10 @@ def step(self:DPOptimizer, closure=None):
         raise RuntimeError(f"the BSR factorization covers max_steps={self.max_steps} steps; more would break its privacy guarantee")
     if isinstance(self.noise, AmplifiedBSRNoise) and self.noise.sample_rate != self.sample_rate:
         raise ValueError(f"AmplifiedBSRNoise has sample_rate={self.noise.sample_rate}, the optimizer {self.sample_rate}")
+    self._check_step()          # exactly one whole logical batch of the DPDataLoader since the last step
     self._begin_step()
     sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
+    sums = [s.float() if s.dtype in (torch.bfloat16, torch.float16) else s for s in sums]   # noise added in float32 at least
     sums = self._reduce_sums(sums)
     if bsr and getattr(self.subspace, 'ambient_noise', False):
         # coordinates are parameter entries: run the BSR stream over the whole parameters, never reset, and add
@@ -143,6 +236,7 @@ def step(self:DPOptimizer, closure=None):
     else:
         if self._changed: self.noise.reset_buffers()   # BSR: the buffers held other coordinates (no-op for iid)
         noise = self.noise.sample(sums)
+    # the noisy average in float32 (at least); only the result is cast to the parameter's dtype (post-processing)
     grads = self.subspace.lift([(s + z) / self.expected_batch_size for s, z in zip(sums, noise)])
     for p, g in zip(self.params, grads): p.grad = g.to(p.dtype)
     if isinstance(self.noise, AmplifiedBSRNoise):   # amplified banded MF: one DP-SGD round (q, sigma) per b steps (ch. 00)
@@ -154,6 +248,7 @@ def step(self:DPOptimizer, closure=None):
     else:
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
     self._sums, self._changed = None, False
+    if self.data_loader is not None: self._mark, self._taken = self.data_loader.batches_drawn, 0
     self.steps_taken += 1
     saved = self.subspace.pre_step(self.optimizer)
     out = self.optimizer.step()
@@ -211,8 +306,13 @@ class PrivacyEngine:
 
     def _secret_seed(self, role:str) -> int: return _child_seed(self._secret_root, role)
 
+    def _noise_source(self) -> dict:
+        "How the noise generators of make_private draw: the OS's CSPRNG (secure_mode), or the secret root's 'noise' child."
+        return {'secure_mode': True} if self.secure_mode else {'seed': self._secret_seed('noise')}
+
     def get_epsilon(self, delta:float) -> float:
-        "epsilon spent so far at `delta`."
+        "epsilon spent so far at `delta`; warns when an optimizer charging this accountant fed unchecked batches."
+        if getattr(self.accountant, 'batches_unchecked', False): warnings.warn(_UNVOUCHED, stacklevel=2)
         return self.accountant.epsilon(delta)
 
 def _dataset_of(data_loader):
@@ -264,7 +364,7 @@ def make_private(self:PrivacyEngine,
         sampler = PoissonBatchSampler(N, q, seed=self._secret_seed('sampler'))
         steps = epochs * len(sampler)
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
-        gen, max_steps = IIDNoise(sigma, max_grad_norm, seed=self._secret_seed('noise')), None
+        gen, max_steps = IIDNoise(sigma, max_grad_norm, **self._noise_source()), None
     elif noise == 'bsr':   # amplified BSR (Choquette-Choo et al. 2023): b groups, Poisson within group t mod b
         spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
         if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
@@ -282,12 +382,13 @@ def make_private(self:PrivacyEngine,
             p, sigma, self.groups_table = (bandwidth if bandwidth is not None else min(b, 32)), noise_multiplier, None
         q = min(1.0, bs * b / N)       # expected batch N q / b: bs, or N / b (< bs) at b = ceil(N / bs), where q = 1
         sampler = CyclicPoissonBatchSampler(N, b, q, steps=spe, seed=self._secret_seed('sampler'), partition_seed=self.seed)
-        gen = AmplifiedBSRNoise(sigma, max_grad_norm, sqrt_coeffs(n, 1.0, beta)[:p], b, q, seed=self._secret_seed('noise'))
+        gen = AmplifiedBSRNoise(sigma, max_grad_norm, sqrt_coeffs(n, 1.0, beta)[:p], b, q, **self._noise_source())
+        dl = DPDataLoader(ds, sampler)
         opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                           expected_batch_size=N * q / b, sample_rate=q, loss_fn=loss_fn, noise=gen, accountant=self.accountant,
                           max_steps=n, max_physical_batch_size=max_physical_batch_size, subspace=subspace,
-                          steps_per_epoch=spe, total_steps=n)
-        return model, opt, DPDataLoader(ds, sampler)
+                          steps_per_epoch=spe, total_steps=n, data_loader=dl)
+        return model, opt, dl
     else:                  # 'bsr-cyclic': the fixed cyclic order, no amplification; the whole run is one Gaussian mechanism
         b = math.ceil(N / bs); k = epochs; n = k * b
         p = min(b, 32) if bandwidth is None else bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
@@ -298,10 +399,12 @@ def make_private(self:PrivacyEngine,
         c = sqrt_coeffs(n, 1.0, beta)[:p]
         sens = sensitivity(np.pad(c, (0, n - p)), k, b)   # k participations b steps apart; p <= b: sqrt(k)*||c||
         sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, 1.0, 1)
-        gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, seed=self._secret_seed('noise')), n
+        gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, **self._noise_source()), n
+    dl = DPDataLoader(ds, sampler)
     opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                       expected_batch_size=N * q if noise == 'iid' else N / b, sample_rate=q, loss_fn=loss_fn,
                       noise=gen, accountant=self.accountant, max_steps=max_steps,
                       max_physical_batch_size=max_physical_batch_size, subspace=subspace,
-                      steps_per_epoch=len(sampler) if noise == 'iid' else b, total_steps=steps if noise == 'iid' else n)
-    return model, opt, DPDataLoader(ds, sampler)
+                      steps_per_epoch=len(sampler) if noise == 'iid' else b, total_steps=steps if noise == 'iid' else n,
+                      data_loader=dl)
+    return model, opt, dl
