@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS
-from .clipping import clip_and_accumulate, per_example_grad_norms
+from .clipping import clip_and_accumulate, per_example_grad_norms, validate_model
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
 from .subspace import Subspace, Dense
@@ -354,9 +354,10 @@ def make_private(self:PrivacyEngine,
     ds = _dataset_of(data_loader); N = len(ds); bs = _batch_size_of(data_loader)
     if not 1 <= bs <= N: raise ValueError(f"batch_size must be in [1, N={N}], got {bs}")
     loss_fn = loss_fn or nn.CrossEntropyLoss(reduction='none')
-    # fail early on unsupported layers: one example through the clipping engine (no gradient is kept)
-    *x0, y0 = collate_batch(ds, [0])
-    per_example_grad_norms(model, loss_fn, tuple(x0) if len(x0) > 1 else x0[0], y0)
+    # refuse, before any private step, a model the clipping engine cannot clip exactly: structural problems, state
+    # written in forward, examples that mix, rules that disagree with an autograd loop (chapter 01, validate_model)
+    *x0, y0 = collate_batch(ds, list(range(min(3, N))))
+    validate_model(model, loss_fn, tuple(x0) if len(x0) > 1 else x0[0], y0)
     # Poisson sampling is secret (amplification by sampling assumes nobody knows who was sampled): its own child of
     # the secret root; the cyclic partition of BSR is public (its analysis holds for any fixed order): from `seed`
     if noise == 'iid':
