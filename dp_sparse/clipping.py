@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_clipping.ipynb #f0b2f0ce
 from __future__ import annotations
-import contextlib, functools, inspect, math, warnings, weakref
+import contextlib, dataclasses, functools, inspect, math, warnings, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -310,6 +310,7 @@ class LayerCall:
     edges: list            # GradientEdge of each recorded output
     metas: list            # (shape, dtype) of each recorded output, for outputs that get no gradient
     from_batch: bool = True # its first tensor input was computed from the model's inputs (not a buffer, arange, ...)
+    rebatched: bool = False # a batch-less call re-read per example (`_rebatch`): its own backward does not give the sum
 
 def _trainable_modules(model:nn.Module) -> tuple[list, set]:
     "The modules holding a trainable parameter (themselves or below), in `model.modules()` order, and those parameters' ids."
@@ -325,6 +326,9 @@ def _trainable_modules(model:nn.Module) -> tuple[list, set]:
         return h
     walk(model)
     return [m for m in model.modules() if has[id(m)]], pids
+
+# additions through which a batch-less layer's output (a position embedding) meets the batch
+_ADDS = frozenset({torch.add, Tensor.add, Tensor.add_, Tensor.__add__, Tensor.__radd__, Tensor.__iadd__})
 
 def _has_tensor(out) -> bool:
     return isinstance(out, Tensor) or (isinstance(out, (tuple, list)) and any(isinstance(t, Tensor) for t in out))
@@ -346,7 +350,12 @@ class _ParamUses(TorchFunctionMode):
                     elif id(t) in tagged: from_batch = True
         if hit is not None and _has_tensor(out):   # .shape, .dtype, ... read a parameter but are no use of its value
             cap.uses.append((hit, tuple(cap._stack)))
-        if from_batch: cap.tag(out)
+        if from_batch:
+            if cap._lonely and func in _ADDS and 'alpha' not in kwargs and len(args) >= 2 and isinstance(out, Tensor):
+                lone = [id(t) for t in args[:2] if isinstance(t, Tensor) and id(t) in cap._lonely]
+                if len(lone) == 1 and out.requires_grad and not (func in (Tensor.add_, Tensor.__iadd__) and id(args[0]) in cap._lonely):
+                    cap.sites.setdefault(cap._lonely[lone[0]], []).append(get_gradient_edge(out))
+            cap.tag(out)
         return out
 
 class capture_layers:
@@ -358,6 +367,7 @@ class capture_layers:
         self._stack, self._frames = [], []   # active frames; frame id -> index into .calls (None: not recorded)
         self._mods, self._pids = _trainable_modules(model)
         self._tagged, self._keep = set(), []   # ids of tensors computed from the inputs; the tensors, so ids stay unique
+        self._lonely, self.sites = {}, {}      # output id of a call without the batch -> call; call -> edges where it meets it
         self._mode = _ParamUses(self)
     def tag(self, out):
         "Mark the tensors of `out` (a tensor or a tuple/list of them) as computed from the model's inputs."
@@ -374,10 +384,12 @@ class capture_layers:
         det = lambda t: t.detach() if isinstance(t, Tensor) else t
         if fid is not None: self._frames[fid] = len(self.calls)
         first = next((t for t in tree_flatten((args, kwargs))[0] if isinstance(t, Tensor)), None)
+        from_batch = first is not None and id(first) in self._tagged
+        if not from_batch and len(idx) == 1:   # e.g. a position embedding: watch where its output meets the batch
+            self._lonely[id(leaves[idx[0]])] = len(self.calls); self._keep.append(leaves[idx[0]])
         self.calls.append(LayerCall(m, tree_map(det, args), tree_map(det, kwargs), idx,
                                     [get_gradient_edge(leaves[j]) for j in idx],
-                                    [(leaves[j].shape, leaves[j].dtype) for j in idx],
-                                    first is not None and id(first) in self._tagged))
+                                    [(leaves[j].shape, leaves[j].dtype) for j in idx], from_batch))
     def use_stacks(self) -> dict:
         "param id -> [tuple of the recorded calls (indices into .calls, outermost first) active at each use]."
         out: dict = {}
@@ -511,16 +523,37 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     stacks = cap.use_stacks()
     silent = [p for p in model.parameters() if p.requires_grad and id(p) not in stacks]   # no read seen: must get no gradient
     edges = [e for c in cap.calls for e in c.edges]
-    out = torch.autograd.grad(losses.sum(), edges + silent, retain_graph=keep_graph, allow_unused=True) if edges or silent else []
+    sites = [(ci, es[0]) for ci, es in cap.sites.items() if len(es) == 1]   # one addition where a batch-less output meets the batch
+    out = torch.autograd.grad(losses.sum(), edges + [e for _, e in sites] + silent, retain_graph=keep_graph,
+                              allow_unused=True) if edges or silent else []
+    out, site_grads = out[:len(edges)] + out[len(edges) + len(sites):], out[len(edges):len(edges) + len(sites)]
     hidden = [n for n, p in model.named_parameters() if any(p is q for q, gr in zip(silent, out[len(edges):]) if gr is not None)]
     if hidden: raise ValueError(f"parameters {hidden} receive gradients through operations dp_sparse cannot see (a custom "
                                 "autograd.Function's backward?): their per-example gradients cannot be attributed")
     grads = [torch.zeros(s, dtype=dt, device=losses.device) if gr is None else gr
              for gr, (s, dt) in zip(out, [m for c in cap.calls for m in c.metas])]
-    calls, k = [], 0
-    for c, (plist, rule_ok) in zip(cap.calls, _assign_params(model, cap.calls, stacks, B, cap._pids)):
-        calls.append((c, grads[k:k + len(c.edges)], plist, rule_ok)); k += len(c.edges)
+    starts = [0]
+    for c in cap.calls: starts.append(starts[-1] + len(c.edges))
+    per_call = [grads[starts[i]:starts[i + 1]] for i in range(len(cap.calls))]
+    for (ci, _), gs in zip(sites, site_grads):   # the rows of the sum's gradient are the batch-less call's per-example ones
+        c = cap.calls[ci]; new = _rebatch(c, per_call[ci][0], gs, B)
+        if new is not None: cap.calls[ci], per_call[ci] = new, [gs]
+    calls = []
+    for c, gs, (plist, rule_ok) in zip(cap.calls, per_call, _assign_params(model, cap.calls, stacks, B, cap._pids)):
+        calls.append((c, gs, plist, rule_ok))
     return losses, calls
+
+def _rebatch(c:LayerCall, g:Tensor, gs:Tensor|None, B:int) -> LayerCall|None:
+    """A batch-less call (output (1, ...) or (B, ...) from a buffer) whose output meets the batch only through one
+    addition `h = x + out`: example i's gradient of the output is row i of dL/dh, so the call is re-read as a batched one
+    with its input broadcast to B rows. None when that addition is not the output's only use (its gradient, dL/dh summed
+    over the broadcast rows, must equal the output's own)."""
+    if gs is None or gs.dim() == 0 or gs.shape[0] != B or tuple(gs.shape[1:]) != tuple(g.shape[1:]) or g.shape[0] not in (1, B): return None
+    if not torch.allclose(gs.sum(0, keepdim=True) if g.shape[0] == 1 else gs, g, rtol=1e-5, atol=1e-7 * float(g.abs().max())): return None
+    a0 = c.args[0] if c.args and isinstance(c.args[0], Tensor) else None
+    if a0 is None or a0.dim() == 0 or a0.shape[0] != g.shape[0]: return None
+    args = (a0.expand(B, *a0.shape[1:]), *c.args[1:])
+    return dataclasses.replace(c, args=args, metas=[(gs.shape, gs.dtype)], from_batch=True, rebatched=True)
 
 def _full_precision(device:torch.device):
     "Autocast off: the engine's own arithmetic (rules, norms, sums) runs in the dtypes it chooses, never in bf16/fp16."
@@ -554,7 +587,7 @@ def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
             pm = {n: masks[p] for n, p in plist if p in masks}
             # ghost only in full precision: its clipped sum comes from the layer's own backward, which a bf16/fp16
             # layer would round differently from the norm (the bound must hold to float32 rounding)
-            ghost = full and all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
+            ghost = full and not c.rebatched and all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
             a = a0.to(acc) if a0.is_floating_point() else a0
             res = rule(c.module, a, gr[0].to(acc), ghost, masks=pm) if ghost and pm else rule(c.module, a, gr[0].to(acc), ghost)
         ghosts = []
