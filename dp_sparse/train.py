@@ -362,7 +362,8 @@ def _check_same_run(cfg:TrainConfig, st:dict, path:Path):
     diff = [k for k in _RUN_KEYS if conf.get(k) != getattr(cfg, k)]
     if diff:
         k = diff[0]; more = f" (also: {', '.join(diff[1:])})" if diff[1:] else ''
-        raise ConfigError(k, f"is {getattr(cfg, k)!r} but the run in {path} has {conf.get(k)!r}{more}: resume with its "
+        show = (lambda v: 'None' if v is None else 'a secret') if k == 'noise_seed' else repr   # never print a noise seed
+        raise ConfigError(k, f"is {show(getattr(cfg, k))} but the run in {path} has {show(conf.get(k))}{more}: resume with its "
                              "settings, or start over with overwrite=True (--overwrite)")
 
 def _restore(st, path, model, opt, dl):
