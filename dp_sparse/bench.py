@@ -247,6 +247,19 @@ def _write_json(path:Path, obj):
     with os.fdopen(fd, 'w') as f: json.dump(obj, f)
     os.replace(tmp, path)
 
+def _read_cell(path:Path, key:str)->dict|None:
+    "A cached cell's row, or None (with a warning naming the file) when it is unreadable or not a row of this grid."
+    try: row = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e: why = f"unreadable ({type(e).__name__}: {str(e)[:80]})"
+    else:
+        if not isinstance(row, dict) or set(row) != set(ROW_FIELDS): why = f"not a row of this study (fields {sorted(row) if isinstance(row, dict) else type(row).__name__})"
+        elif row['key'] != key: why = f"the row of another cell (key {row['key']!r})"
+        elif not all(isinstance(row[k], (int, float)) and not isinstance(row[k], bool) for k in ('test_accuracy', 'epsilon', 'wall_time_s')):
+            why = "not a row of this study (non-numeric results)"
+        else: return row
+    warnings.warn(f"bench: cache cell {path} is {why}; recomputing it")
+    return None
+
 def run_study(out:str|Path,                  # directory for cells/, results.csv and the figures
               cfgs:list[TrainConfig]|None=None, # the cells; None -> study_configs(**QUICK if quick else STUDY)
               quick:bool=False,              # the small grid (used when cfgs is None)
@@ -262,8 +275,8 @@ def run_study(out:str|Path,                  # directory for cells/, results.csv
     bar = tqdm(cfgs, desc='dp_sparse bench', disable=not progress)
     for cfg in bar:
         key = cell_key(cfg); path = out / 'cells' / f'{key}.json'
-        if path.exists(): row = json.loads(path.read_text())
-        else:
+        row = _read_cell(path, key) if path.exists() else None
+        if row is None:
             r = train_fn(cfg, progress=False)
             row = {**{k: r.get(k) for k in ROW_FIELDS}, 'dataset': cfg.dataset, 'method': cfg.method, 'noise': cfg.noise,
                    'target_epsilon': cfg.epsilon, 'seed': cfg.seed, 'key': key}

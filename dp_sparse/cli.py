@@ -4,74 +4,113 @@
 
 # %% ../nbs/10b_cli.ipynb #af557ce7
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, math, os, sys, warnings
+from pathlib import Path
 import dp_sparse
 
 # %% auto #0
 __all__ = ['COMMANDS', 'build_parser', 'main']
 
 # %% ../nbs/10b_cli.ipynb #e6a79e54
-from .train import TrainConfig, train, MODELS, SUBSPACES
+from .train import TrainConfig, train, preflight, ConfigError, MODELS, SUBSPACES, CKPT, PREV, MAX_EPSILON, SIGMA_RANGE
+
+def _flag(field:str) -> str: return '--' + field.replace('_', '-')
+
+def _error(cmd:str, flag:str, why:str) -> int:
+    "One line on stderr that names the flag and what it allows; exit code 2."
+    print(f"dp_sparse {cmd}: error: {flag} {why}", file=sys.stderr); return 2
 
 def _train_arguments(p:argparse.ArgumentParser):
     d = TrainConfig()
     a = p.add_argument
     a('--dataset', choices=['digits', 'mnist1d'], default=d.dataset, help='offline data set (default: %(default)s)')
     a('--model', choices=MODELS, default=d.model, help='model (default: %(default)s)')
-    a('--width', type=int, default=d.width, help='hidden width / channels (default: %(default)s)')
+    a('--width', type=int, default=d.width, help='hidden width / channels; cnn: a multiple of 8 (default: %(default)s)')
     a('--epochs', type=int, default=d.epochs, help='passes over the private data (default: %(default)s)')
-    a('--batch-size', type=int, default=d.batch_size, help='expected batch size q*N (default: %(default)s)')
-    a('--lr', type=float, default=d.lr, help='SGD learning rate (default: %(default)s)')
+    a('--batch-size', type=int, default=d.batch_size, help='expected batch size q*N, at most N (default: %(default)s)')
+    a('--lr', type=float, default=d.lr, help='SGD learning rate, finite > 0 (default: %(default)s)')
     a('--momentum', type=float, default=d.momentum, help='SGD momentum in [0, 1) (default: %(default)s)')
-    a('--max-grad-norm', type=float, default=d.max_grad_norm, help='per-example clip bound C (default: %(default)s)')
+    a('--max-grad-norm', type=float, default=d.max_grad_norm, help='per-example clip bound C, finite > 0 (default: %(default)s)')
     g = p.add_mutually_exclusive_group()
-    g.add_argument('--epsilon', type=float, default=None, help=f'target epsilon; sigma is calibrated (default: {d.epsilon})')
-    g.add_argument('--noise-multiplier', type=float, default=None, help='sigma, instead of --epsilon')
-    a('--delta', type=float, default=d.delta, help='target delta in (0, 1) (default: %(default)s)')
+    g.add_argument('--epsilon', type=float, default=None, help=f'target epsilon in (0, {MAX_EPSILON:g}]; sigma is calibrated (default: {d.epsilon})')
+    g.add_argument('--noise-multiplier', type=float, default=None, help=f'sigma in [{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}], instead of --epsilon')
+    a('--delta', type=float, default=d.delta, help='target delta in (0, 1/N) (default: %(default)s)')
+    a('--allow-large-delta', action='store_true', help='accept a delta >= 1/N (it allows releasing an example outright)')
     a('--noise', choices=['iid', 'bsr'], default=d.noise, help='independent or BSR-correlated noise (default: %(default)s)')
-    a('--bandwidth', type=int, default=d.bandwidth, help='BSR bands p (default: min(32, batches per epoch))')
+    a('--bandwidth', type=int, default=d.bandwidth, help='--noise bsr only: bands p in [1, batches per epoch] (default: min(32, batches per epoch))')
     a('--method', choices=list(SUBSPACES), default=d.method, help='gradient subspace (default: %(default)s)')
     a('--freeze-rate', type=float, default=d.freeze_rate, help='freeze: final frozen fraction in [0, 1) (default: %(default)s)')
     a('--sparsity', type=float, default=d.sparsity, help='pruning: fraction not trained, in [0, 1) (default: %(default)s)')
     a('--criterion', choices=['magnitude', 'random'], default=d.criterion, help='pruning: how coordinates are chosen (default: %(default)s)')
     a('--select-every', type=int, default=d.select_every, help='prune-select: re-select every this many steps (default: %(default)s)')
     a('--rank', type=int, default=d.rank, help='lsg: rank of the carriers (default: %(default)s)')
-    a('--density', type=float, default=d.density, help='lsg: fraction of low-rank coordinates kept (default: %(default)s)')
+    a('--density', type=float, default=d.density, help='lsg: fraction of low-rank coordinates kept, in (0, 1] (default: %(default)s)')
     a('--refresh', type=int, default=d.refresh, help='lsg: recompute carriers every this many steps (default: %(default)s)')
-    a('--public-fraction', type=float, default=d.public_fraction, help='fraction of the training set made public (default: %(default)s)')
+    a('--public-fraction', type=float, default=d.public_fraction, help='fraction of the training set made public; pruning needs > 0 (default: %(default)s)')
     a('--accountant', choices=['rdp', 'pld'], default=d.accountant, help='rdp, or pld: tighter epsilon (less noise for a target), needs dp_accounting (default: %(default)s)')
-    a('--max-physical-batch-size', type=int, default=None, help='clip in chunks of at most this many examples')
+    a('--max-physical-batch-size', type=int, default=None, help='clip in chunks of at most this many examples (>= 1)')
     a('--device', default=d.device, help="'auto', 'cpu', 'cuda', 'cuda:1', ... (default: %(default)s)")
-    a('--seed', type=int, default=d.seed, help='seed of model init, sampling and noise (default: %(default)s)')
-    a('--out', default=None, help='checkpoint directory (written atomically after every epoch)')
+    a('--seed', type=int, default=d.seed, help='PUBLIC randomness: model init, data split, subspace masks; in [0, 2**63) (default: %(default)s)')
+    a('--noise-seed', type=int, default=None, help='for tests: seed of the noise and the Poisson batches. The run is NOT private '
+      'against anyone who knows it (default: OS entropy)')
+    a('--secure-mode', action='store_true', help='noise from a cryptographically secure generator')
+    a('--out', default=None, help='checkpoint directory (written atomically after every epoch; as secret as the data); '
+      'model.pt in it is the released model')
     a('--resume', action='store_true', help='continue from the checkpoint in --out')
-    a('--json', action='store_true', help='print one JSON object with the results on stdout')
+    a('--overwrite', action='store_true', help='start over although --out holds a checkpoint')
+    a('--json', action='store_true', help='print one JSON object with the results on stdout (strict JSON: null for a non-finite number)')
     a('--quiet', action='store_true', help='no progress bar')
-    a('--processes', type=int, default=1, help='worker processes on this machine: gloo on CPU, one GPU each with nccl; '
-      'under torchrun the launcher decides (default: %(default)s)')
+    a('--processes', type=int, default=1, help='worker processes on this machine, at most its cores (CPU) or GPUs: gloo on CPU, '
+      'one GPU each with nccl; under torchrun the launcher decides (default: %(default)s)')
+
+def _config(args) -> TrainConfig:
+    eps = args.epsilon if (args.epsilon is not None or args.noise_multiplier is not None) else TrainConfig().epsilon
+    names = [f.name for f in __import__('dataclasses').fields(TrainConfig) if f.name != 'epsilon']
+    return TrainConfig(epsilon=eps, **{k: getattr(args, k) for k in names})
+
+def _max_processes(device:str) -> int:
+    "Processes one machine may start: its GPUs for a CUDA run, else its CPU cores."
+    import torch
+    cuda = device.startswith('cuda') or (device == 'auto' and torch.cuda.is_available())
+    return torch.cuda.device_count() if cuda else (os.cpu_count() or 1)
+
+def _strict_json(v):
+    "NaN and infinities are not JSON: they become null."
+    if isinstance(v, float) and not math.isfinite(v): return None
+    if isinstance(v, dict): return {k: _strict_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [_strict_json(x) for x in v]
+    return v
+
+def _where_checkpoint(out) -> str:
+    "Where the last checkpoint of an interrupted run is, in words."
+    if out is None: return "no checkpoint (no --out)"
+    for n in (CKPT, PREV):
+        p = Path(out) / n
+        if p.exists():
+            from dp_sparse.train import load_checkpoint
+            try: return f"the last checkpoint is {p} (epoch {load_checkpoint(p)['epoch']}): continue with --resume"
+            except ValueError as e: return f"{p} is unusable ({e})"
+    return f"no checkpoint yet in {out} (interrupted during the first epoch)"
 
 def _train_run(args) -> int:
-    eps = args.epsilon if (args.epsilon is not None or args.noise_multiplier is not None) else TrainConfig().epsilon
-    cfg = TrainConfig(dataset=args.dataset, model=args.model, width=args.width, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, max_grad_norm=args.max_grad_norm,
-                      epsilon=eps, noise_multiplier=args.noise_multiplier, delta=args.delta, noise=args.noise,
-                      bandwidth=args.bandwidth, method=args.method, freeze_rate=args.freeze_rate, sparsity=args.sparsity,
-                      criterion=args.criterion, select_every=args.select_every, rank=args.rank, density=args.density,
-                      refresh=args.refresh, public_fraction=args.public_fraction, accountant=args.accountant,
-                      max_physical_batch_size=args.max_physical_batch_size,
-                      device=args.device, seed=args.seed, out=args.out, resume=args.resume)
-    try: cfg.validate()
-    except ValueError as e:
-        print(f"dp_sparse train: error: {e}", file=sys.stderr); return 2
-    if args.processes < 1: print(f"dp_sparse train: error: processes must be an int >= 1, got {args.processes}", file=sys.stderr); return 2
-    from dp_sparse.distributed import train_distributed, under_torchrun, WorkerFailed   # chapter 11
-    if args.processes > 1 or under_torchrun():
-        try: res = train_distributed(cfg, processes=args.processes, progress=not (args.quiet or args.json))
-        except WorkerFailed as e: print(f"dp_sparse train: error: {e}", file=sys.stderr); return 1
-        if res is None: return 0   # a torchrun worker other than rank 0: rank 0 reports
-    else: res = train(cfg, progress=not (args.quiet or args.json))
+    cfg = _config(args)
+    try:
+        cfg.validate()
+        mx = _max_processes(cfg.device)
+        if not (1 <= args.processes <= mx):
+            return _error('train', '--processes', f"must be an int in [1, {mx}] (the {'GPUs' if mx != (os.cpu_count() or 1) else 'CPU cores'} of this machine), got {args.processes}")
+        from dp_sparse.distributed import train_distributed, under_torchrun, WorkerFailed   # chapter 11
+        if args.processes > 1 or under_torchrun():
+            preflight(cfg)   # every check here, before any worker starts
+            try: res = train_distributed(cfg, processes=args.processes, progress=not (args.quiet or args.json))
+            except WorkerFailed as e: print(f"dp_sparse train: error: {e}", file=sys.stderr); return 1
+            if res is None: return 0   # a torchrun worker other than rank 0: rank 0 reports
+        else: res = train(cfg, progress=not (args.quiet or args.json))
+    except ConfigError as e: return _error('train', _flag(e.field), e.why)
+    except KeyboardInterrupt:
+        print(f"dp_sparse train: interrupted; {_where_checkpoint(cfg.out)}", file=sys.stderr); return 130
     res = {k: v for k, v in res.items() if k not in ('model', 'history')}
-    if args.json: print(json.dumps(res))
+    if args.json: print(json.dumps(_strict_json(res), allow_nan=False))
     else:
         print(f"test accuracy {res['test_accuracy']:.4f} | epsilon {res['epsilon']:.3f} at delta {res['delta']:g} | "
               f"sigma {res['noise_multiplier']:.3f}, sample rate {res['sample_rate']:.4f}, {res['steps']} steps | "
@@ -80,37 +119,68 @@ def _train_run(args) -> int:
     return 0
 
 # %% ../nbs/10b_cli.ipynb #6c1fa905
+_BENCH_FLAGS = {'method': '--methods', 'noise': '--noises', 'epsilon': '--epsilons', 'dataset': '--datasets',
+                'seed': '--seeds', 'epochs': '--epochs'}   # TrainConfig field -> the bench flag that sets it
+
 def _bench_arguments(p:argparse.ArgumentParser):
     a = p.add_argument
     a('--quick', action='store_true', help='the small grid: a smoke test of the whole study, a few minutes on 2 CPU cores')
     a('--out', default='bench_out', help='directory for cells/ (the cache), results.csv and the figure (default: %(default)s)')
     a('--methods', nargs='+', default=None, help='--method names (default: every registered one)')
     a('--noises', nargs='+', choices=['iid', 'bsr'], default=None, help='noise kinds (default: iid bsr)')
-    a('--epsilons', nargs='+', type=float, default=None, help='target epsilons (default: 1 2 4 8; --quick: 1 4)')
+    a('--epsilons', nargs='+', type=float, default=None, help=f'target epsilons in (0, {MAX_EPSILON:g}] (default: 1 2 4 8; --quick: 1 4)')
     a('--datasets', nargs='+', choices=['digits', 'mnist1d'], default=None, help='data sets (default: both; --quick: digits)')
     a('--seeds', nargs='+', type=int, default=None, help='seeds (default: 0 1 2; --quick: 0)')
     a('--epochs', type=int, default=None, help='epochs per run (default: the train default; --quick: 10)')
     a('--quiet', action='store_true', help='no progress bar')
 
 def _bench_run(args) -> int:
-    from pathlib import Path
     import matplotlib; matplotlib.use('Agg')           # a command writes files; it never opens a window
     from dp_sparse.bench import STUDY, QUICK, study_configs, run_study, summarize, plot_study
+    out = Path(args.out)
+    if not args.out.strip(): return _error('bench', '--out', "must be a directory name, got ''")
+    if out.exists() and not out.is_dir(): return _error('bench', '--out', f"{args.out!r} is a file; give a directory")
+    try:
+        (out / 'cells').mkdir(parents=True, exist_ok=True)
+        import tempfile
+        with tempfile.TemporaryFile(dir=out / 'cells'): pass
+    except OSError as e: return _error('bench', '--out', f"{args.out!r} cannot be written ({e.strerror or e})")
     grid = dict(QUICK if args.quick else STUDY)
     for k in ('methods', 'noises', 'epsilons', 'datasets', 'seeds', 'epochs'):
         if getattr(args, k) is not None: grid[k] = getattr(args, k)
-    try: cfgs = study_configs(**grid)
-    except ValueError as e:
-        print(f"dp_sparse bench: error: {e}", file=sys.stderr); return 2
-    rows = run_study(args.out, cfgs, progress=not args.quiet)
-    fig = Path(args.out) / 'accuracy_vs_epsilon.png'
+    if args.methods is not None and [m for m in args.methods if m not in SUBSPACES]:
+        return _error('bench', '--methods', f"must be among {tuple(SUBSPACES)}, got {[m for m in args.methods if m not in SUBSPACES]}")
+    try:
+        cfgs = study_configs(**grid)
+        seen = set()
+        for c in cfgs:   # the data-dependent checks (an unreachable epsilon) once per distinct budget, before any cell
+            k = (c.dataset, c.noise, c.epsilon, c.epochs)
+            if k not in seen: seen.add(k); preflight(c)
+    except ConfigError as e: return _error('bench', _BENCH_FLAGS.get(e.field, _flag(e.field)), e.why)
+    except ValueError as e: return _error('bench', '--methods/--noises/--epsilons/--datasets/--seeds:', str(e))
+    try: rows = run_study(args.out, cfgs, progress=not args.quiet)
+    except KeyboardInterrupt:
+        n = len(list((out / 'cells').glob('*.json')))
+        print(f"dp_sparse bench: interrupted; {n} finished cells are cached in {out / 'cells'}: run the same command "
+              "again to continue", file=sys.stderr); return 130
+    fig = out / 'accuracy_vs_epsilon.png'
     plot_study(rows, fig)
     print(f"{'dataset':8} {'noise':5} {'method':13} {'eps':>5} {'accuracy':>16} {'n':>2}")
     for s in summarize(rows):
         print(f"{s['dataset']:8} {s['noise']:5} {s['method']:13} {s['target_epsilon']:5g} "
               f"{s['acc_mean']:8.4f} ± {s['acc_std']:.4f} {s['n']:2d}")
-    print(f"{len(rows)} runs; wrote {Path(args.out) / 'results.csv'} and {fig}")
+    print(f"{len(rows)} runs; wrote {out / 'results.csv'} and {fig}")
     return 0
+
+# %% ../nbs/10b_cli.ipynb #7ab1499d
+class _UsageError(Exception): "An argparse error, reported by main() as one line."
+
+class _Parser(argparse.ArgumentParser):
+    "argparse, but an error is one line and a pointer to --help (not the usage block), and main() returns 2."
+    def error(self, message): raise _UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"dp_sparse: warning: {message}", file=sys.stderr)
 
 # %% ../nbs/10b_cli.ipynb #a1e7ae15
 COMMANDS: dict = {  # name -> (one-line help, fn(parser) adding arguments, fn(args) -> exit code)
@@ -120,7 +190,7 @@ COMMANDS: dict = {  # name -> (one-line help, fn(parser) adding arguments, fn(ar
 
 def build_parser() -> argparse.ArgumentParser:
     "The `dp_sparse` argument parser, with one sub-parser per command in `COMMANDS`."
-    p = argparse.ArgumentParser(prog='dp_sparse', description=
+    p = _Parser(prog='dp_sparse', description=
         'Differentially private training with less noise: per-example clipping, RDP accounting, '
         'BSR correlated noise and sparse gradient subspaces.')
     p.add_argument('--version', action='version', version=f'dp_sparse {dp_sparse.__version__}')
@@ -131,13 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `dp_sparse` console script."
+    "Entry point of the `dp_sparse` console script: an exit code (2: bad input, 130: interrupted)."
     p = build_parser()
-    args = p.parse_args(argv)
+    try: args = p.parse_args(argv)
+    except _UsageError as e: print(e, file=sys.stderr); return 2
     if args.command is None:
         p.print_help()
         return 0
-    return COMMANDS[args.command][2](args) or 0
+    with warnings.catch_warnings():   # a warning is one line, never a source excerpt
+        warnings.showwarning = _one_line_warning
+        return COMMANDS[args.command][2](args) or 0
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m dp_sparse.cli`; never inside a notebook
     sys.exit(main())

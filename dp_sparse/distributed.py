@@ -358,7 +358,7 @@ def _train_rank(rank:int, world:int, cfg:dict, result_path:str|None, progress:bo
         if fault is not None and tuple(fault) == (rank, epoch): os.kill(os.getpid(), signal.SIGKILL)   # tests only
     res = train(cfg, on_epoch_end, progress=progress and rank == 0, wrap=wrap, save=rank == 0)
     res.update(processes=world)
-    if rank == 0 and result_path: torch.save({**res, 'model': res['model'].cpu()}, result_path)
+    if rank == 0 and result_path: torch.save({**res, 'model': {k: v.cpu() for k, v in res['model'].state_dict().items()}}, result_path)
     return res
 
 def train_distributed(cfg:TrainConfig,         # the run, exactly as for train()
@@ -381,7 +381,10 @@ def train_distributed(cfg:TrainConfig,         # the run, exactly as for train()
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'result.pt')
         launch(_train_rank, (asdict(cfg), path, progress, fault, autocast), processes, backend, timeout_s)
-        return torch.load(path, map_location='cpu', weights_only=False)
+        r = torch.load(path, map_location='cpu', weights_only=True)   # tensors and plain values only: nothing unpickled runs
+    model = make_model(cfg.model, load_dataset(cfg.dataset, seed=cfg.seed)[0].tensors[0].shape[1], 10, cfg.width)
+    model.load_state_dict(r['model'])
+    return {**r, 'model': model}
 
 # %% ../nbs/11_distributed.ipynb #8ac216c5
 def _toy(seed:int=0, n:int=61):
@@ -529,5 +532,5 @@ def _throughput(processes:int, model_name:str, width:int, batch_size:int, steps:
         p = os.path.join(d, 'bench.pt')
         launch(_bench, (p, model_name, width, batch_size, steps, threads, device), processes,
                'nccl' if device == 'cuda' else 'gloo')
-        r = torch.load(p, weights_only=False)
+        r = torch.load(p, weights_only=True)
     return {**r, 'processes': processes, 'examples_per_s': r['examples'] / r['seconds']}

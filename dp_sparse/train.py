@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_train.ipynb #71bfd5df
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, sys, tempfile, time
+import argparse, contextlib, dataclasses, hashlib, io, json, math, os, sys, tempfile, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Callable
@@ -16,9 +16,13 @@ from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_privat
 from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse
 from .optim import PrivacyEngine, DPOptimizer
 from .accounting import RDPAccountant, PLDAccountant
+try: import fcntl                 # POSIX advisory locks on --out (released by the kernel when a process dies)
+except ImportError: fcntl = None  # Windows: no lock; two runs into one --out are the user's to avoid
 
 # %% auto #0
-__all__ = ['MODELS', 'SUBSPACES', 'CKPT', 'make_model', 'TrainConfig', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'train']
+__all__ = ['MODELS', 'SUBSPACES', 'MAX_EPSILON', 'SIGMA_RANGE', 'CKPT', 'PREV', 'BAD', 'MODEL', 'LOCK', 'make_model',
+           'ConfigError', 'TrainConfig', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'evaluate',
+           'preflight', 'train']
 
 # %% ../nbs/10_train.ipynb #e5d8365f
 class _Reshape(nn.Module):
@@ -58,89 +62,198 @@ SUBSPACES: dict[str, Callable] = {  # --method -> build(cfg, model, public_ds) -
     'lsg': lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
 }
 
+class ConfigError(ValueError):
+    "A bad setting, found before any work starts. `field` names it (the command line prints its flag), `why` what is allowed."
+    def __init__(self, field:str, why:str): self.field, self.why = field, why; super().__init__(f"{field} {why}")
+
+MAX_EPSILON = 1000.0            # beyond this the guarantee says nothing (e^1000); a typo such as 1e300 is refused
+SIGMA_RANGE = (1e-2, 1e4)       # the noise multipliers the calibration searches (accounting.noise_multiplier_for)
+_PRUNE = ('prune-freeze', 'prune-select')
+
 @dataclass
 class TrainConfig:
     "Every choice of a private training run; `dp_sparse train` maps its flags onto these fields."
     dataset:str='digits'         # 'digits' or 'mnist1d'
     model:str='mlp'              # one of MODELS
-    width:int=64                 # hidden width / channels
+    width:int=64                 # hidden width / channels (cnn: a multiple of 8, for GroupNorm's 4 groups)
     epochs:int=30                # passes over the private data (k participations for BSR)
-    batch_size:int=256           # expected batch size q*N (Poisson) or batch size (BSR)
+    batch_size:int=256           # expected batch size q*N (Poisson) or batch size (BSR), at most N
     lr:float=0.1                 # learning rate of SGD (tuned on digits at epsilon=3)
     momentum:float=0.9           # SGD momentum beta in [0, 1)
-    max_grad_norm:float=1.0      # C, per-example L2 clip bound
-    epsilon:float|None=3.0       # target epsilon; sigma is calibrated to it (None: give noise_multiplier)
-    noise_multiplier:float|None=None # sigma, instead of epsilon
-    delta:float=1e-5             # target delta in (0, 1)
+    max_grad_norm:float=1.0      # C, per-example L2 clip bound, finite > 0
+    epsilon:float|None=3.0       # target epsilon in (0, MAX_EPSILON]; sigma is calibrated to it (None: give noise_multiplier)
+    noise_multiplier:float|None=None # sigma in SIGMA_RANGE, instead of epsilon
+    delta:float=1e-5             # target delta in (0, 1/N) (N private examples)
     noise:str='iid'              # 'iid' or 'bsr'
-    bandwidth:int|None=None      # BSR bands p
+    bandwidth:int|None=None      # BSR bands p in [1, batches per epoch]; only with noise='bsr'
     method:str='dense'           # gradient subspace: a key of SUBSPACES ('dense', 'freeze', ...)
     freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
     sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
     criterion:str='magnitude'    # pruning: 'magnitude' or 'random'
     select_every:int=10          # prune-select: re-select the trained coordinates every this many steps
-    rank:int=4                   # LSG: rank r of the carriers
+    rank:int=4                   # LSG: rank r of the carriers, at most the largest min(rows, cols) of a weight
     density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
     refresh:int=10               # LSG: recompute the carriers every this many steps
     public_fraction:float=0.0    # fraction of the training set made public (pruning's data); never trained on privately
     accountant:str='rdp'         # 'rdp' (RDPAccountant) or 'pld' (PLDAccountant: tighter, needs dp_accounting)
-    max_physical_batch_size:int|None=None # virtual steps
+    max_physical_batch_size:int|None=None # virtual steps: clip in chunks of at most this many examples
     device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
-    seed:int=0                   # seeds model init, sampling and noise (reproducible runs)
-    out:str|None=None            # checkpoint directory (None: no checkpoints)
-    resume:bool=False            # continue from `out`/checkpoint.pt if it exists
+    seed:int=0                   # PUBLIC randomness: model init, the public/private split, subspace masks
+    noise_seed:int|None=None     # SECRET root of the noise and the Poisson batches; None: OS entropy. For tests:
+                                 # the run is not private against anyone who knows it
+    secure_mode:bool=False       # noise from a cryptographically secure generator (PrivacyEngine(secure_mode=True))
+    out:str|None=None            # checkpoint directory (None: no checkpoints); as secret as the data
+    resume:bool=False            # continue from the checkpoint in `out` (a fresh run, with a warning, if there is none)
+    overwrite:bool=False         # start over although `out` holds a checkpoint (otherwise refused)
+    allow_large_delta:bool=False # accept delta >= 1/N (a delta that large allows releasing an example outright)
 
     def validate(self):
-        "Raise ValueError naming the field and its allowed values."
-        if self.dataset not in ('digits', 'mnist1d'): raise ValueError(f"dataset must be 'digits' or 'mnist1d', got {self.dataset!r}")
-        if self.model not in MODELS: raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        for k in ('epochs', 'batch_size', 'width'):
-            v = getattr(self, k)
-            if not (isinstance(v, int) and v >= 1): raise ValueError(f"{k} must be an int >= 1, got {v!r}")
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if not 0 <= self.momentum < 1: raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.max_grad_norm > 0: raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm!r}")
+        "Raise ConfigError (a ValueError) naming the field and its allowed values; the data-independent checks."
+        _choice(self, 'dataset', ('digits', 'mnist1d')); _choice(self, 'model', MODELS)
+        for k in ('epochs', 'batch_size', 'width', 'select_every', 'rank', 'refresh'): _int(self, k)
+        if self.model == 'cnn' and self.width % 8: raise ConfigError('width', f"must be a multiple of 8 with model='cnn' (GroupNorm: 4 groups of width/2 channels), got {self.width}")
+        _real(self, 'lr', 0, math.inf)
+        _real(self, 'momentum', 0, 1, lo_closed=True)
+        _real(self, 'max_grad_norm', 0, math.inf)
         if (self.epsilon is None) == (self.noise_multiplier is None):
-            raise ValueError("give exactly one of epsilon and noise_multiplier")
-        if self.epsilon is not None and not self.epsilon > 0: raise ValueError(f"epsilon must be > 0, got {self.epsilon!r}")
-        if self.noise_multiplier is not None and not self.noise_multiplier > 0:
-            raise ValueError(f"noise_multiplier must be > 0 (noise is never skipped), got {self.noise_multiplier!r}")
-        if not 0 < self.delta < 1: raise ValueError(f"delta must be in (0, 1), got {self.delta!r}")
-        if self.noise not in ('iid', 'bsr'): raise ValueError(f"noise must be 'iid' or 'bsr', got {self.noise!r}")
-        if self.method not in SUBSPACES: raise ValueError(f"method must be one of {tuple(SUBSPACES)}, got {self.method!r}")
-        if not 0 <= self.freeze_rate < 1: raise ValueError(f"freeze_rate must be in [0, 1), got {self.freeze_rate!r}")
-        if not 0 <= self.sparsity < 1: raise ValueError(f"sparsity must be in [0, 1), got {self.sparsity!r}")
-        if self.criterion not in ('magnitude', 'random'): raise ValueError(f"criterion must be 'magnitude' or 'random', got {self.criterion!r}")
-        if not (isinstance(self.select_every, int) and self.select_every >= 1): raise ValueError(f"select_every must be an int >= 1, got {self.select_every!r}")
-        if not 0 <= self.public_fraction < 1: raise ValueError(f"public_fraction must be in [0, 1), got {self.public_fraction!r}")
-        if self.accountant not in ('rdp', 'pld'): raise ValueError(f"accountant must be 'rdp' or 'pld', got {self.accountant!r}")
-        if self.resume and not self.out: raise ValueError("resume needs out (the checkpoint directory)")
+            raise ConfigError('epsilon', "or noise_multiplier: give exactly one of them")
+        if self.epsilon is not None: _real(self, 'epsilon', 0, MAX_EPSILON, hi_closed=True)
+        if self.noise_multiplier is not None: _real(self, 'noise_multiplier', *SIGMA_RANGE, lo_closed=True, hi_closed=True)
+        _real(self, 'delta', 0, 1)
+        _choice(self, 'noise', ('iid', 'bsr'))
+        if self.bandwidth is not None:
+            if self.noise != 'bsr': raise ConfigError('bandwidth', f"applies to noise='bsr' only (noise={self.noise!r} has no bands), got {self.bandwidth!r}")
+            _int(self, 'bandwidth')
+        _choice(self, 'method', tuple(SUBSPACES))
+        _real(self, 'freeze_rate', 0, 1, lo_closed=True); _real(self, 'sparsity', 0, 1, lo_closed=True)
+        _choice(self, 'criterion', ('magnitude', 'random'))
+        _real(self, 'density', 0, 1, hi_closed=True)
+        _real(self, 'public_fraction', 0, 1, lo_closed=True)
+        if self.method in _PRUNE and self.public_fraction == 0:
+            raise ConfigError('public_fraction', f"must be > 0 with method={self.method!r} (pruning chooses coordinates on public data), got 0")
+        _choice(self, 'accountant', ('rdp', 'pld'))
+        if self.accountant == 'pld':
+            try: import dp_accounting  # noqa: F401
+            except ImportError: raise ConfigError('accountant', "'pld' needs the dp_accounting package (pip install dp-accounting); or use 'rdp'") from None
+        if self.max_physical_batch_size is not None: _int(self, 'max_physical_batch_size')
+        _check_device(self.device)
+        _int(self, 'seed', lo=0, hi=2**63 - 1)
+        if self.noise_seed is not None: _int(self, 'noise_seed', lo=0, hi=2**63 - 1)
+        for k in ('secure_mode', 'resume', 'overwrite', 'allow_large_delta'):
+            if not isinstance(getattr(self, k), bool): raise ConfigError(k, f"must be True or False, got {getattr(self, k)!r}")
+        if self.secure_mode and self.noise_seed is not None:
+            raise ConfigError('noise_seed', "cannot be given with secure_mode (its noise comes from the OS's secure generator)")
+        if self.out is not None and not (isinstance(self.out, (str, os.PathLike)) and str(self.out).strip()):
+            raise ConfigError('out', f"must be a directory name (None: no checkpoints), got {self.out!r}")
+        if self.resume and self.out is None: raise ConfigError('resume', "needs out (the checkpoint directory)")
+        if self.resume and self.overwrite: raise ConfigError('overwrite', "and resume exclude each other: continue the checkpoint or start over")
         return self
 
-# %% ../nbs/10_train.ipynb #a2031789
-CKPT = 'checkpoint.pt'
-_RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ('device', 'out', 'resume'))  # must match to resume
+def _choice(cfg, k, allowed):
+    v = getattr(cfg, k)
+    if not (isinstance(v, str) and v in allowed): raise ConfigError(k, f"must be one of {tuple(allowed)}, got {v!r}")
 
-def save_checkpoint(path:str|Path, state:dict):
-    "Write `state` to `path` atomically (temporary file + rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+def _int(cfg, k, lo=1, hi=None):
+    v = getattr(cfg, k)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
+        raise ConfigError(k, f"must be an int in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
+
+def _real(cfg, k, lo, hi, lo_closed=False, hi_closed=False):
+    "A finite number in the interval; the interval is printed as the allowed range."
+    v = getattr(cfg, k)
+    rng = f"{'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}"
+    ok = (not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v)
+          and (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi))
+    if not ok: raise ConfigError(k, f"must be a finite number in {rng}, got {v!r}")
+
+def _check_device(name):
+    allowed = "'auto', 'cpu', 'cuda' or 'cuda:<index>'"
+    if name == 'auto': return
+    try: dev = torch.device(name) if isinstance(name, str) else None
+    except (RuntimeError, ValueError): dev = None
+    if dev is None or dev.type not in ('cpu', 'cuda'): raise ConfigError('device', f"must be {allowed}, got {name!r}")
+    if dev.type == 'cuda':
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0: raise ConfigError('device', f"{name!r} asked for, but CUDA is not available here: use 'cpu' or 'auto'")
+        if dev.index is not None and dev.index >= n: raise ConfigError('device', f"{name!r}: this machine has {n} GPU(s), cuda:0..cuda:{n - 1}")
+
+# %% ../nbs/10_train.ipynb #a2031789
+CKPT, PREV, BAD = 'checkpoint.pt', 'checkpoint.prev.pt', 'checkpoint.corrupt.pt'  # latest, the one before, a bad one set aside
+MODEL, LOCK = 'model.pt', 'dp_sparse.lock'   # the released weights (no noise state); the lock of a running job
+_MAGIC = b'DPSPARSE-CKPT-1 '                 # header: magic, sha256 of the payload (hex), newline; then torch.save bytes
+_NOT_RUN = ('device', 'out', 'resume', 'overwrite')   # how and where, not what: may differ on resume
+_RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _NOT_RUN)  # must match to resume
+
+class CheckpointError(ConfigError):
+    "A checkpoint file that cannot be used: which file and why (reported for --resume)."
+    def __init__(self, path, why:str): self.path, self.reason = Path(path), why; super().__init__('resume', f"cannot use {path}: {why}")
+
+def _plain(obj, where='state'):
+    "Tensors and plain values only (what torch.load(weights_only=True) accepts); numpy arrays become tagged tensors."
+    if isinstance(obj, torch.Tensor) or obj is None or isinstance(obj, (bool, int, float, str, bytes)): return obj
+    if isinstance(obj, np.ndarray): return {'__ndarray__': torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, dict): return type(obj)((k, _plain(v, f"{where}[{k!r}]")) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)): return type(obj)(_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"{where} is a {type(obj).__name__}: a checkpoint holds only tensors and plain values")
+
+def _unplain(obj):
+    if isinstance(obj, dict):
+        if set(obj) == {'__ndarray__'}: return obj['__ndarray__'].numpy()
+        return type(obj)((k, _unplain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)): return type(obj)(_unplain(v) for v in obj)
+    return obj
+
+def _atomic_write(path:Path, data:bytes):
+    "Write `data` to a temporary file in path's directory, fsync, rename over `path` (atomic on POSIX and Windows)."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f: torch.save(state, f)
+        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+
+def save_checkpoint(path:str|Path,   # the checkpoint file, e.g. out/checkpoint.pt
+                    state:dict,      # tensors and plain values (numpy arrays are converted)
+                    keep_previous:bool=True, # move the file already at `path` to checkpoint.prev.pt first
+                   ):
+    "Write `state` with a sha256 header, atomically; the previous checkpoint is kept as the fallback."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO(); torch.save(_plain(state), buf); payload = buf.getvalue()
+    data = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b'\n' + payload
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        # written in full; only now the rotation: a kill between the two renames leaves checkpoint.prev.pt, read on resume
+        if keep_previous and path.exists(): os.replace(path, path.with_name(PREV))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
 
 def load_checkpoint(path:str|Path) -> dict:
-    return torch.load(path, map_location='cpu', weights_only=False)
+    "Read a checkpoint: header and checksum checked, then only tensors and plain values unpickled (weights_only)."
+    path = Path(path)
+    try: data = path.read_bytes()
+    except OSError as e: raise CheckpointError(path, f"cannot be read ({e.strerror or e})") from None
+    if not data: raise CheckpointError(path, "is empty (0 bytes)")
+    head, _, payload = data.partition(b'\n')
+    if not head.startswith(_MAGIC) or len(head) != len(_MAGIC) + 64:
+        raise CheckpointError(path, "is not a dp_sparse checkpoint (no checksum header: foreign, garbage or cut short)")
+    if hashlib.sha256(payload).hexdigest().encode() != head[len(_MAGIC):]:
+        raise CheckpointError(path, f"is corrupt: the sha256 of its {len(payload)} bytes does not match its header (truncated or altered)")
+    try: return _unplain(torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True))
+    except Exception as e:   # weights_only refuses any other object without running it
+        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+        why = next((l for l in lines if 'Unsupported' in l), lines[0] if lines else type(e).__name__)[:160]
+        raise CheckpointError(path, f"holds something other than tensors and plain values; refused, nothing in it was run ({why})") from None
 
 # %% ../nbs/10_train.ipynb #987e5518
 def _device(name:str) -> torch.device:
+    _check_device(name)
     if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(name)
-    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {name!r} asked for, but CUDA is not available")
-    return dev
+    return torch.device(name)
 
 @torch.no_grad()
 def evaluate(model:nn.Module, dataset, batch_size:int=1024) -> dict:
@@ -158,6 +271,115 @@ def _rng_state(loader):
     s = loader.batch_sampler
     return s.generator.get_state() if isinstance(s, PoissonBatchSampler) else None
 
+# %% ../nbs/10_train.ipynb #57bb4ca5
+def _check_out(cfg:TrainConfig) -> Path|None:
+    "The checkpoint directory, created and probed for writing; refuses to silently replace a run's checkpoint."
+    if cfg.out is None: return None
+    d = Path(cfg.out)
+    if d.exists() and not d.is_dir(): raise ConfigError('out', f"{str(d)!r} is a file; give a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d): pass      # the probe: a run must not find this out after an epoch
+    except OSError as e: raise ConfigError('out', f"{str(d)!r} cannot be written ({e.strerror or e})") from None
+    have = [n for n in (CKPT, PREV) if (d / n).exists()]
+    if have and not (cfg.resume or cfg.overwrite):
+        raise ConfigError('out', f"{str(d)!r} already holds {have[0]} of another run: pass resume=True (--resume) "
+                                 "to continue it, or overwrite=True (--overwrite) to start over")
+    return d
+
+def preflight(cfg:TrainConfig, # the run
+             )->dict:          # what train() needs: data sets, the initialised model, sigma, the --out directory
+    "Every check of `cfg`, also those that need the data, before any training: a ConfigError naming the field."
+    cfg.validate(); out = _check_out(cfg)
+    train_ds, test_ds = load_dataset(cfg.dataset, seed=cfg.seed); n_all = len(train_ds)
+    public_ds = None
+    if cfg.public_fraction > 0:
+        public_ds, train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)
+        if min(len(public_ds), len(train_ds)) == 0:
+            raise ConfigError('public_fraction', f"must leave at least one public and one private example of the {n_all} "
+                              f"(got {len(public_ds)} and {len(train_ds)}), got {cfg.public_fraction!r}")
+    N = len(train_ds)
+    if cfg.batch_size > N: raise ConfigError('batch_size', f"must be an int in [1, N={N}] (the private training examples), got {cfg.batch_size}")
+    if cfg.delta >= 1 / N and not cfg.allow_large_delta:
+        raise ConfigError('delta', f"must be < 1/N = {1 / N:.3g} (N={N} private examples; a delta that large allows "
+                          f"releasing an example outright; force it with allow_large_delta / --allow-large-delta), got {cfg.delta!r}")
+    b = math.ceil(N / cfg.batch_size)
+    if cfg.bandwidth is not None and cfg.bandwidth > b:
+        raise ConfigError('bandwidth', f"must be an int in [1, b={b}] (batches per epoch), got {cfg.bandwidth}")
+    torch.manual_seed(cfg.seed)   # public: model init
+    model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width)
+    if cfg.method == 'lsg':       # LSG trains a weight densely when the rank exceeds min(rows, cols) (chapter 07)
+        side = max(min(p.shape[0], p.numel() // p.shape[0]) for p in model.parameters() if p.dim() >= 2)
+        if cfg.rank > side: raise ConfigError('rank', f"must be an int in [1, {side}] (the largest min(rows, cols) of this "
+                                              f"model's weights; above it no weight is factored), got {cfg.rank}")
+    sigma = cfg.noise_multiplier
+    if sigma is None:             # calibrate here, so that an unreachable target is a bad setting, not a crash
+        acc = PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant()
+        q = cfg.batch_size / N
+        q, steps = (q, cfg.epochs * len(PoissonBatchSampler(N, q, seed=0))) if cfg.noise == 'iid' else (1.0, 1)
+        try: sigma = acc.calibrate(cfg.epsilon, cfg.delta, q, steps)
+        except ValueError as e:
+            raise ConfigError('epsilon', f"{cfg.epsilon!r} cannot be reached at delta={cfg.delta:g} with "
+                              f"{'sample rate %.4g and %d steps' % (q, steps) if cfg.noise == 'iid' else 'BSR noise'} "
+                              f"by any noise_multiplier in {list(SIGMA_RANGE)}: relax epsilon or delta") from None
+    return dict(train=train_ds, test=test_ds, public=public_ds, model=model, noise_multiplier=sigma, out=out)
+
+# %% ../nbs/10_train.ipynb #31ef997b
+@contextlib.contextmanager
+def _locked(d:Path|None):
+    "Hold an exclusive lock on d/dp_sparse.lock for the run: a second run into the same --out is refused."
+    if d is None or fcntl is None: yield; return
+    f = open(d / LOCK, 'a+')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0); pid = f.read().strip() or '?'; f.close()
+        raise ConfigError('out', f"{str(d)!r} is in use by another dp_sparse run (pid {pid}): wait for it, or choose another directory") from None
+    f.seek(0); f.truncate(); f.write(f"{os.getpid()}\n"); f.flush()
+    try: yield
+    finally: fcntl.flock(f, fcntl.LOCK_UN); f.close()   # the kernel also drops it when the process dies (SIGKILL)
+
+def _resume_state(cfg:TrainConfig, d:Path, owner:bool) -> tuple[dict|None, Path|None]:
+    "The newest usable checkpoint in d: checkpoint.pt, else (with a warning) checkpoint.prev.pt; (None, None) if none."
+    bad = []
+    for p in (d / CKPT, d / PREV):
+        if not p.exists(): continue
+        try: st = load_checkpoint(p)
+        except CheckpointError as e: bad.append(e); continue
+        if p.name == PREV:
+            why = bad[0].why if bad else f"{d / CKPT} is missing (killed while renaming)"
+            if bad and owner: os.replace(d / CKPT, d / BAD)   # set aside: the next save must not rotate it over the good one
+            warnings.warn(f"{why}; resuming from {p} (epoch {st.get('epoch')})" + (f"; the bad file is kept as {d / BAD}" if bad and owner else ''))
+        return st, p
+    if bad:
+        also = f"; {bad[1].path.name}: {bad[1].reason}" if len(bad) > 1 else f"; and there is no {PREV} to fall back to"
+        raise CheckpointError(bad[0].path, bad[0].reason + also)
+    warnings.warn(f"resume: {str(d)!r} holds no checkpoint; starting a fresh run")
+    return None, None
+
+def _check_same_run(cfg:TrainConfig, st:dict, path:Path):
+    conf = st.get('config')
+    if not isinstance(conf, dict): raise CheckpointError(path, "has no configuration")
+    diff = [k for k in _RUN_KEYS if conf.get(k) != getattr(cfg, k)]
+    if diff:
+        k = diff[0]; more = f" (also: {', '.join(diff[1:])})" if diff[1:] else ''
+        show = (lambda v: 'None' if v is None else 'a secret') if k == 'noise_seed' else repr   # never print a noise seed
+        raise ConfigError(k, f"is {show(getattr(cfg, k))} but the run in {path} has {show(conf.get(k))}{more}: resume with its "
+                             "settings, or start over with overwrite=True (--overwrite)")
+
+def _restore(st, path, model, opt, dl):
+    try:
+        model.load_state_dict(st['model']); opt.load_state_dict(st['optimizer'])
+        if st['sampler_rng'] is not None: dl.batch_sampler.generator.set_state(st['sampler_rng'])
+        torch.set_rng_state(st['torch_rng'])
+        return int(st['epoch']), list(st['history']), float(st.get('wall_time_s', 0.0))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(path, f"does not fit this run ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+
+def _save_model(path:Path, model:nn.Module):
+    "The released weights alone (a state_dict of tensors): no noise, sampler or accountant state."
+    buf = io.BytesIO(); torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    _atomic_write(path, buf.getvalue())
+
 # %% ../nbs/10_train.ipynb #58954859
 def train(cfg:TrainConfig,                     # the run
           on_epoch_end:Callable|None=None,    # called as on_epoch_end(epoch, metrics) after each checkpoint
@@ -166,51 +388,46 @@ def train(cfg:TrainConfig,                     # the run
           save:bool=True,                     # write checkpoints to cfg.out (False on every process but one)
          )->dict:                             # test accuracy, epsilon, delta, sigma, sample rate, steps, wall time, history
     "Train `cfg.model` on `cfg.dataset` with DP-SGD; checkpoint every epoch to `cfg.out`; resume if asked."
-    cfg.validate(); t0 = time.time(); dev = _device(cfg.device)
-    train_ds, test_ds = load_dataset(cfg.dataset, seed=cfg.seed)
-    public_ds = None
-    if cfg.public_fraction > 0: public_ds, train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width).to(dev)
-    base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size)
-    subspace = SUBSPACES[cfg.method](cfg, model, public_ds)   # from the seed and public data only
-    engine = PrivacyEngine(accountant=PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant(), seed=cfg.seed)
-    model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
-        target_delta=cfg.delta, noise_multiplier=cfg.noise_multiplier, target_epsilon=cfg.epsilon, noise=cfg.noise,
-        bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
-    if wrap is not None: opt, dl = wrap(model, opt, dl)
-    start, history = 0, []
-    ckpt = Path(cfg.out) / CKPT if cfg.out else None
-    if cfg.resume and ckpt.exists():
-        st = load_checkpoint(ckpt)
-        mine, theirs = {k: getattr(cfg, k) for k in _RUN_KEYS}, {k: st['config'].get(k) for k in _RUN_KEYS}
-        if mine != theirs:
-            diff = {k: (theirs[k], mine[k]) for k in _RUN_KEYS if mine[k] != theirs[k]}
-            raise ValueError(f"cannot resume: the configuration differs from the checkpoint's (checkpoint, now): {diff}")
-        model.load_state_dict(st['model']); opt.load_state_dict(st['optimizer'])
-        if st['sampler_rng'] is not None: dl.batch_sampler.generator.set_state(st['sampler_rng'])
-        torch.set_rng_state(st['torch_rng'])
-        start, history = st['epoch'], st['history']
-    bar = tqdm(range(start, cfg.epochs), desc='dp_sparse train', disable=not progress, initial=start, total=cfg.epochs)
-    for epoch in bar:
-        for batch in dl:
-            x, y = (t.to(dev) for t in batch)
-            opt.zero_grad()
-            opt.clip_and_accumulate(x, y)
-            opt.step()
-        m = {'epoch': epoch + 1, 'steps': opt.steps_taken, 'epsilon': engine.get_epsilon(cfg.delta),
-             'noise_dim': opt.subspace.noise_dim, **evaluate(model, test_ds)}
-        history.append(m)
-        if ckpt is not None and save:
-            save_checkpoint(ckpt, {'config': asdict(cfg), 'model': model.state_dict(), 'optimizer': opt.state_dict(),
-                                   'sampler_rng': _rng_state(dl), 'torch_rng': torch.get_rng_state(),
-                                   'epoch': epoch + 1, 'history': history})
-        bar.set_postfix(loss=f"{m['test_loss']:.3f}", acc=f"{m['test_accuracy']:.3f}", eps=f"{m['epsilon']:.2f}")
-        if on_epoch_end is not None: on_epoch_end(epoch + 1, m)
-    final = history[-1] if history else {**evaluate(model, test_ds), 'epsilon': engine.get_epsilon(cfg.delta)}
+    t0 = time.time()
+    run = preflight(cfg); dev = _device(cfg.device)   # every check first: nothing is trained on a bad setting
+    d = run['out']
+    with _locked(d if save else None):
+        st, st_path = _resume_state(cfg, d, owner=save) if cfg.resume else (None, None)
+        if st is not None: _check_same_run(cfg, st, st_path)
+        if cfg.overwrite and save and d is not None:
+            for n in (CKPT, PREV, MODEL): (d / n).unlink(missing_ok=True)
+        model = run['model'].to(dev)
+        base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+        loader = torch.utils.data.DataLoader(run['train'], batch_size=cfg.batch_size)
+        subspace = SUBSPACES[cfg.method](cfg, model, run['public'])   # from the seed and public data only
+        engine = PrivacyEngine(accountant=PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant(), seed=cfg.seed,
+                               noise_seed=cfg.noise_seed, secure_mode=cfg.secure_mode)
+        model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
+            target_delta=cfg.delta, noise_multiplier=run['noise_multiplier'], noise=cfg.noise,   # sigma: calibrated in preflight
+            bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
+        if wrap is not None: opt, dl = wrap(model, opt, dl)
+        start, history, before = _restore(st, st_path, model, opt, dl) if st is not None else (0, [], 0.0)
+        wall = lambda: before + time.time() - t0      # a resumed run counts every segment's time
+        bar = tqdm(range(start, cfg.epochs), desc='dp_sparse train', disable=not progress, initial=start, total=cfg.epochs)
+        for epoch in bar:
+            for batch in dl:
+                x, y = (t.to(dev) for t in batch)
+                opt.zero_grad()
+                opt.clip_and_accumulate(x, y)
+                opt.step()
+            m = {'epoch': epoch + 1, 'steps': opt.steps_taken, 'epsilon': engine.get_epsilon(cfg.delta),
+                 'noise_dim': opt.subspace.noise_dim, **evaluate(model, run['test'])}
+            history.append(m)
+            if d is not None and save:   # the checkpoint holds the noise and sampler state: as secret as the data
+                save_checkpoint(d / CKPT, {'config': asdict(cfg), 'model': model.state_dict(), 'optimizer': opt.state_dict(),
+                                           'sampler_rng': _rng_state(dl), 'torch_rng': torch.get_rng_state(),
+                                           'epoch': epoch + 1, 'history': history, 'wall_time_s': wall()})
+            bar.set_postfix(loss=f"{m['test_loss']:.3f}", acc=f"{m['test_accuracy']:.3f}", eps=f"{m['epsilon']:.2f}")
+            if on_epoch_end is not None: on_epoch_end(epoch + 1, m)
+        if d is not None and save: _save_model(d / MODEL, model)   # the release: weights only
+    final = history[-1] if history else {**evaluate(model, run['test']), 'epsilon': engine.get_epsilon(cfg.delta)}
     return {'test_accuracy': final['test_accuracy'], 'test_loss': final['test_loss'], 'epsilon': final['epsilon'],
             'delta': cfg.delta, 'noise_multiplier': opt.noise_multiplier, 'sample_rate': opt.sample_rate,
             'steps': opt.steps_taken, 'epochs': cfg.epochs, 'method': cfg.method, 'noise_dim': opt.subspace.noise_dim,
-            'dim': opt.subspace.dim, 'wall_time_s': time.time() - t0, 'device': str(dev),
+            'dim': opt.subspace.dim, 'wall_time_s': wall(), 'device': str(dev),
             'history': history, 'model': model}
