@@ -12,7 +12,7 @@ import dp_sparse
 __all__ = ['COMMANDS', 'build_parser', 'main']
 
 # %% ../nbs/10b_cli.ipynb #e6a79e54
-from .train import TrainConfig, train, preflight, ConfigError, MODELS, SUBSPACES, CKPT, PREV, MAX_EPSILON, SIGMA_RANGE
+from .train import NOISES, TrainConfig, train, preflight, ConfigError, MODELS, SUBSPACES, CKPT, PREV, MAX_EPSILON, SIGMA_RANGE
 
 def _flag(field:str) -> str: return '--' + field.replace('_', '-')
 
@@ -36,8 +36,10 @@ def _train_arguments(p:argparse.ArgumentParser):
     g.add_argument('--noise-multiplier', type=float, default=None, help=f'sigma in [{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}], instead of --epsilon')
     a('--delta', type=float, default=d.delta, help='target delta in (0, 1/N) (default: %(default)s)')
     a('--allow-large-delta', action='store_true', help='accept a delta >= 1/N (it allows releasing an example outright)')
-    a('--noise', choices=['iid', 'bsr'], default=d.noise, help='independent or BSR-correlated noise (default: %(default)s)')
-    a('--bandwidth', type=int, default=d.bandwidth, help='--noise bsr only: bands p in [1, batches per epoch] (default: min(32, batches per epoch))')
+    a('--noise', choices=list(NOISES), default=d.noise, help='iid (DP-SGD), bsr (amplified banded BSR: never worse than iid in '
+      'expected error), bsr-cyclic (BSR in a fixed cyclic order) (default: %(default)s)')
+    a('--bandwidth', type=int, default=d.bandwidth, help='BSR noises only: bands p in [1, batches per epoch], at most --groups (default: min(32, b))')
+    a('--groups', type=int, default=d.groups, help='--noise bsr only: b groups in [1, ceil(N / batch size)] (default: the b of least expected error)')
     a('--method', choices=list(SUBSPACES), default=d.method, help='gradient subspace (default: %(default)s)')
     a('--freeze-rate', type=float, default=d.freeze_rate, help='freeze: final frozen fraction in [0, 1) (default: %(default)s)')
     a('--sparsity', type=float, default=d.sparsity, help='pruning: fraction not trained, in [0, 1) (default: %(default)s)')
@@ -127,7 +129,7 @@ def _bench_arguments(p:argparse.ArgumentParser):
     a('--quick', action='store_true', help='the small grid: a smoke test of the whole study, a few minutes on 2 CPU cores')
     a('--out', default='bench_out', help='directory for cells/ (the cache), results.csv and the figure (default: %(default)s)')
     a('--methods', nargs='+', default=None, help='--method names (default: every registered one)')
-    a('--noises', nargs='+', choices=['iid', 'bsr'], default=None, help='noise kinds (default: iid bsr)')
+    a('--noises', nargs='+', choices=list(NOISES), default=None, help='noise kinds (default: iid bsr)')
     a('--epsilons', nargs='+', type=float, default=None, help=f'target epsilons in (0, {MAX_EPSILON:g}] (default: 1 2 4 8; --quick: 1 4)')
     a('--datasets', nargs='+', choices=['digits', 'mnist1d'], default=None, help='data sets (default: both; --quick: digits)')
     a('--seeds', nargs='+', type=int, default=None, help='seeds (default: 0 1 2; --quick: 0)')

@@ -17,7 +17,7 @@ from .subspace import Subspace, Dense
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_batch, collate_batch
 
 # %% auto #0
-__all__ = ['DPOptimizer', 'PrivacyEngine']
+__all__ = ['NOISES', 'DPOptimizer', 'PrivacyEngine']
 
 # %% ../nbs/08_optim.ipynb #5393e714
 def _check_positive(name, v, allow_inf=False):
@@ -327,6 +327,14 @@ def _batch_size_of(data_loader) -> int:
     return bs
 
 # %% ../nbs/08_optim.ipynb #0a88d914
+NOISES: tuple = ('iid', 'bsr', 'bsr-cyclic')   # make_private(noise=...): DP-SGD, amplified BSR, BSR in a fixed cyclic order
+
+def _check_real(name, v, lo=0.0, hi=math.inf):
+    "v must be a real number (not bool, not a string) with lo < v < hi."
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
+    if not lo < v < hi: raise ValueError(f"{name} must be in ({lo:g}, {hi:g}), got {v!r}")
+
 @patch
 def make_private(self:PrivacyEngine,
                  model:nn.Module, optimizer:torch.optim.Optimizer,
@@ -345,12 +353,14 @@ def make_private(self:PrivacyEngine,
                  subspace:Subspace|None=None,         # gradient subspace (Dense, RandomFreeze, ...); default Dense()
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
-    if noise not in ('iid', 'bsr', 'bsr-cyclic'): raise ValueError(f"noise must be 'iid', 'bsr' or 'bsr-cyclic', got {noise!r}")
+    if noise not in NOISES: raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
     if groups is not None and noise != 'bsr': raise ValueError(f"groups is for noise='bsr' only, got noise={noise!r}")
     if (noise_multiplier is None) == (target_epsilon is None):
         raise ValueError("give exactly one of noise_multiplier and target_epsilon")
     if not (isinstance(epochs, int) and epochs >= 1): raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if not (0 < target_delta < 1): raise ValueError(f"target_delta must be in (0, 1), got {target_delta!r}")
+    _check_real('target_delta', target_delta, 0, 1)
+    if target_epsilon is not None: _check_real('target_epsilon', target_epsilon)
+    if noise_multiplier is not None: _check_real('noise_multiplier', noise_multiplier)
     ds = _dataset_of(data_loader); N = len(ds); bs = _batch_size_of(data_loader)
     if not 1 <= bs <= N: raise ValueError(f"batch_size must be in [1, N={N}], got {bs}")
     loss_fn = loss_fn or nn.CrossEntropyLoss(reduction='none')

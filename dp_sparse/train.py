@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
 from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse
-from .optim import PrivacyEngine, DPOptimizer
+from .optim import PrivacyEngine, DPOptimizer, NOISES
 from .accounting import RDPAccountant, PLDAccountant
 try: import fcntl                 # POSIX advisory locks on --out (released by the kernel when a process dies)
 except ImportError: fcntl = None  # Windows: no lock; two runs into one --out are the user's to avoid
@@ -84,8 +84,9 @@ class TrainConfig:
     epsilon:float|None=3.0       # target epsilon in (0, MAX_EPSILON]; sigma is calibrated to it (None: give noise_multiplier)
     noise_multiplier:float|None=None # sigma in SIGMA_RANGE, instead of epsilon
     delta:float=1e-5             # target delta in (0, 1/N) (N private examples)
-    noise:str='iid'              # 'iid' or 'bsr'
-    bandwidth:int|None=None      # BSR bands p in [1, batches per epoch]; only with noise='bsr'
+    noise:str='iid'              # one of NOISES: 'iid' (DP-SGD), 'bsr' (amplified banded BSR), 'bsr-cyclic' (fixed cyclic order)
+    bandwidth:int|None=None      # BSR bands p in [1, batches per epoch] (at most groups); only with a BSR noise
+    groups:int|None=None         # amplified BSR: b groups in [1, ceil(N / batch_size)]; None: the b of least expected error
     method:str='dense'           # gradient subspace: a key of SUBSPACES ('dense', 'freeze', ...)
     freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
     sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
@@ -120,10 +121,15 @@ class TrainConfig:
         if self.epsilon is not None: _real(self, 'epsilon', 0, MAX_EPSILON, hi_closed=True)
         if self.noise_multiplier is not None: _real(self, 'noise_multiplier', *SIGMA_RANGE, lo_closed=True, hi_closed=True)
         _real(self, 'delta', 0, 1)
-        _choice(self, 'noise', ('iid', 'bsr'))
+        _choice(self, 'noise', NOISES)
         if self.bandwidth is not None:
-            if self.noise != 'bsr': raise ConfigError('bandwidth', f"applies to noise='bsr' only (noise={self.noise!r} has no bands), got {self.bandwidth!r}")
+            if self.noise == 'iid': raise ConfigError('bandwidth', f"applies to noise='bsr' or 'bsr-cyclic' only (noise='iid' has no bands), got {self.bandwidth!r}")
             _int(self, 'bandwidth')
+        if self.groups is not None:
+            if self.noise != 'bsr': raise ConfigError('groups', f"applies to noise='bsr' only (amplified BSR's groups), got {self.groups!r} with noise={self.noise!r}")
+            _int(self, 'groups')
+            if self.bandwidth is not None and self.bandwidth > self.groups:
+                raise ConfigError('bandwidth', f"must be at most groups={self.groups} (amplified BSR needs p <= b), got {self.bandwidth}")
         _choice(self, 'method', tuple(SUBSPACES))
         _real(self, 'freeze_rate', 0, 1, lo_closed=True); _real(self, 'sparsity', 0, 1, lo_closed=True)
         _choice(self, 'criterion', ('magnitude', 'random'))
@@ -268,7 +274,9 @@ def evaluate(model:nn.Module, dataset, batch_size:int=1024) -> dict:
     return {'test_loss': loss / len(x), 'test_accuracy': correct / len(x)}
 
 def _rng_state(loader):
+    "The sampler's secret state: its whole state_dict where it has one (amplified BSR's step counter and generator)."
     s = loader.batch_sampler
+    if callable(getattr(s, 'state_dict', None)): return s.state_dict()
     return s.generator.get_state() if isinstance(s, PoissonBatchSampler) else None
 
 # %% ../nbs/10_train.ipynb #57bb4ca5
@@ -287,6 +295,10 @@ def _check_out(cfg:TrainConfig) -> Path|None:
                                  "to continue it, or overwrite=True (--overwrite) to start over")
     return d
 
+def _unreachable(cfg, how:str) -> ConfigError:
+    return ConfigError('epsilon', f"{cfg.epsilon!r} cannot be reached at delta={cfg.delta:g} with {how} by any "
+                                  f"noise_multiplier in {list(SIGMA_RANGE)}: relax epsilon or delta")
+
 def preflight(cfg:TrainConfig, # the run
              )->dict:          # what train() needs: data sets, the initialised model, sigma, the --out directory
     "Every check of `cfg`, also those that need the data, before any training: a ConfigError naming the field."
@@ -304,6 +316,8 @@ def preflight(cfg:TrainConfig, # the run
         raise ConfigError('delta', f"must be < 1/N = {1 / N:.3g} (N={N} private examples; a delta that large allows "
                           f"releasing an example outright; force it with allow_large_delta / --allow-large-delta), got {cfg.delta!r}")
     b = math.ceil(N / cfg.batch_size)
+    if cfg.groups is not None and cfg.groups > b:
+        raise ConfigError('groups', f"must be an int in [1, ceil(N / batch_size) = {b}], got {cfg.groups}")
     if cfg.bandwidth is not None and cfg.bandwidth > b:
         raise ConfigError('bandwidth', f"must be an int in [1, b={b}] (batches per epoch), got {cfg.bandwidth}")
     torch.manual_seed(cfg.seed)   # public: model init
@@ -313,15 +327,13 @@ def preflight(cfg:TrainConfig, # the run
         if cfg.rank > side: raise ConfigError('rank', f"must be an int in [1, {side}] (the largest min(rows, cols) of this "
                                               f"model's weights; above it no weight is factored), got {cfg.rank}")
     sigma = cfg.noise_multiplier
-    if sigma is None:             # calibrate here, so that an unreachable target is a bad setting, not a crash
-        acc = PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant()
-        q = cfg.batch_size / N
-        q, steps = (q, cfg.epochs * len(PoissonBatchSampler(N, q, seed=0))) if cfg.noise == 'iid' else (1.0, 1)
+    if sigma is None and cfg.noise == 'iid':   # DP-SGD: make_private's own calibration (q = B/N, epochs * round(1/q)
+        acc = PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant()   # steps), done here so that an
+        q = cfg.batch_size / N                                                  # unreachable target is a bad setting
+        steps = cfg.epochs * len(PoissonBatchSampler(N, q, seed=0))
         try: sigma = acc.calibrate(cfg.epsilon, cfg.delta, q, steps)
-        except ValueError as e:
-            raise ConfigError('epsilon', f"{cfg.epsilon!r} cannot be reached at delta={cfg.delta:g} with "
-                              f"{'sample rate %.4g and %d steps' % (q, steps) if cfg.noise == 'iid' else 'BSR noise'} "
-                              f"by any noise_multiplier in {list(SIGMA_RANGE)}: relax epsilon or delta") from None
+        except ValueError: raise _unreachable(cfg, f"sample rate {q:.4g} and {steps} steps") from None
+    # BSR noises calibrate in make_private, through their own mechanism (amplified BSR: for every candidate b)
     return dict(train=train_ds, test=test_ds, public=public_ds, model=model, noise_multiplier=sigma, out=out)
 
 # %% ../nbs/10_train.ipynb #31ef997b
@@ -369,7 +381,9 @@ def _check_same_run(cfg:TrainConfig, st:dict, path:Path):
 def _restore(st, path, model, opt, dl):
     try:
         model.load_state_dict(st['model']); opt.load_state_dict(st['optimizer'])
-        if st['sampler_rng'] is not None: dl.batch_sampler.generator.set_state(st['sampler_rng'])
+        s = st['sampler_rng']
+        if isinstance(s, dict): dl.batch_sampler.load_state_dict(s)
+        elif s is not None: dl.batch_sampler.generator.set_state(s)
         torch.set_rng_state(st['torch_rng'])
         return int(st['epoch']), list(st['history']), float(st.get('wall_time_s', 0.0))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
@@ -402,9 +416,15 @@ def train(cfg:TrainConfig,                     # the run
         subspace = SUBSPACES[cfg.method](cfg, model, run['public'])   # from the seed and public data only
         engine = PrivacyEngine(accountant=PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant(), seed=cfg.seed,
                                noise_seed=cfg.noise_seed, secure_mode=cfg.secure_mode)
-        model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
-            target_delta=cfg.delta, noise_multiplier=run['noise_multiplier'], noise=cfg.noise,   # sigma: calibrated in preflight
-            bandwidth=cfg.bandwidth, max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
+        sigma = run['noise_multiplier']   # iid: calibrated in preflight; BSR: make_private calibrates its mechanism
+        try:
+            model, opt, dl = engine.make_private(model, base, loader, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
+                target_delta=cfg.delta, noise_multiplier=sigma, target_epsilon=cfg.epsilon if sigma is None else None,
+                noise=cfg.noise, bandwidth=cfg.bandwidth, groups=cfg.groups,
+                max_physical_batch_size=cfg.max_physical_batch_size, subspace=subspace)
+        except ValueError as e:
+            if sigma is None and 'reaches epsilon' in str(e): raise _unreachable(cfg, f"noise={cfg.noise!r}") from None
+            raise
         if wrap is not None: opt, dl = wrap(model, opt, dl)
         start, history, before = _restore(st, st_path, model, opt, dl) if st is not None else (0, [], 0.0)
         wall = lambda: before + time.time() - t0      # a resumed run counts every segment's time
@@ -429,5 +449,5 @@ def train(cfg:TrainConfig,                     # the run
     return {'test_accuracy': final['test_accuracy'], 'test_loss': final['test_loss'], 'epsilon': final['epsilon'],
             'delta': cfg.delta, 'noise_multiplier': opt.noise_multiplier, 'sample_rate': opt.sample_rate,
             'steps': opt.steps_taken, 'epochs': cfg.epochs, 'method': cfg.method, 'noise_dim': opt.subspace.noise_dim,
-            'dim': opt.subspace.dim, 'wall_time_s': wall(), 'device': str(dev),
+            'dim': opt.subspace.dim, 'wall_time_s': wall(), 'device': str(dev), 'epsilon_vouched': opt.epsilon_vouched,
             'history': history, 'model': model}
