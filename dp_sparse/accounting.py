@@ -11,9 +11,9 @@ from fastcore.basics import patch
 from scipy import optimize, special
 
 # %% auto #0
-__all__ = ['DEFAULT_ORDERS', 'rdp_gaussian', 'rdp_subsampled_gaussian', 'rdp_to_epsilon', 'epsilon_for', 'steps_for',
-           'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant', 'amplified_banded_rounds',
-           'check_amplified_banded']
+__all__ = ['MIN_NOISE_MULTIPLIER', 'DEFAULT_ORDERS', 'rdp_gaussian', 'rdp_subsampled_gaussian', 'rdp_to_epsilon', 'epsilon_for',
+           'steps_for', 'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant',
+           'amplified_banded_rounds', 'check_amplified_banded']
 
 # %% ../nbs/00_accounting.ipynb #a448e501
 def _real(name:str, x) -> float:
@@ -34,10 +34,14 @@ def _check_positive(name:str, x) -> float:
     if not 0 < x < math.inf: raise ValueError(f"{name} must be in (0, inf), got {x}")
     return x
 
+MIN_NOISE_MULTIPLIER = 1e-2   # below it one full-batch step already costs epsilon > 5000 at order 2: no guarantee left,
+                              # and the RDP of the subsampled Gaussian overflows float64 (1/sigma^2 terms) long before 1e-300
+
 def _check_noise_multiplier(sigma) -> float:
     s = _real("noise_multiplier", sigma)
-    if not 0 < s < math.inf:
-        raise ValueError(f"noise_multiplier must be in (0, inf), got {s} (noise is never skipped: sigma = 0 has no privacy)")
+    if not MIN_NOISE_MULTIPLIER <= s < math.inf:
+        raise ValueError(f"noise_multiplier must be in [{MIN_NOISE_MULTIPLIER:g}, inf), got {s} (noise is never skipped: "
+                         "sigma = 0 has no privacy, and a smaller sigma no meaningful one)")
     return s
 
 def _check_delta(delta) -> float:
@@ -53,7 +57,8 @@ def _check_int(name:str, n, minimum:int=0) -> int:
 
 def _check_orders(orders) -> np.ndarray:
     "Orders as a float64 array of shape (k,), k >= 1, every order finite and > 1."
-    a = np.atleast_1d(np.asarray(orders, dtype=np.float64))
+    try: a = np.atleast_1d(np.asarray(orders, dtype=np.float64))
+    except (TypeError, ValueError): raise TypeError(f"orders must be a sequence of numbers > 1, got {orders!r}") from None
     if a.ndim != 1 or a.size == 0: raise ValueError(f"orders must be a non-empty 1-D sequence, got shape {a.shape}")
     if not (np.all(np.isfinite(a)) and np.all(a > 1)):
         raise ValueError(f"orders must be finite and > 1, got min {a.min()}")
