@@ -22,7 +22,7 @@ from .train import TrainConfig, SUBSPACES, make_model, evaluate, _device
 
 # %% auto #0
 __all__ = ['THREATS', 'audit_p_value', 'epsilon_lower_bound', 'epsilon_ceiling', 'guess_grid', 'best_guesses', 'CanaryModel',
-           'CanaryLoss', 'keep_trained', 'lr_scores', 'gls_phase_scores', 'AuditResult', 'audit']
+           'CanaryLoss', 'keep_trained', 'lr_scores', 'gls_phase_scores', 'gls_energy_scores', 'AuditResult', 'audit']
 
 # %% ../nbs/13_audit.ipynb #9c3264f8
 def _check_counts(m, r, v):
@@ -163,6 +163,13 @@ def gls_phase_scores(X:np.ndarray, # (T, m) observations
     U = np.zeros((b, T)); U[np.arange(T) % b, np.arange(T)] = 1
     return (U @ W).max(0)
 
+def gls_energy_scores(X:np.ndarray)->np.ndarray: # (m,) x_j^T Sigma^-1 x_j, Sigma estimated from X (T, m)
+    "What of canary j's observations the noise, as measured, does not explain: large when a signal sits off the noise."
+    T, m = X.shape
+    S = X @ X.T / m
+    S += (1e-6 * np.trace(S) / T + 1e-12) * np.eye(T)
+    return np.einsum('tj,tj->j', X, np.linalg.solve(S, X))
+
 # %% ../nbs/13_audit.ipynb #b35ceba3
 @dataclass
 class AuditResult:
@@ -196,6 +203,12 @@ def _check_audit(cfg, canaries, threat, confidence, noise_seed=None, coin_seed=N
             raise ValueError(f"{name} must be None or an int in [0, 2**63), got {v!r}")
 
 # %% ../nbs/13_audit.ipynb #e9e95a86
+def _cycle(sampler)->int:
+    "b, the steps of one cycle of a fixed-partition sampler (cyclic batches, or the groups of amplified BSR)."
+    b = getattr(sampler, 'num_groups', None) or getattr(sampler, 'num_batches', None)
+    if not b: raise TypeError(f"{type(sampler).__name__} has no fixed cyclic partition (num_groups / num_batches)")
+    return b
+
 def _canary_data(cfg, train_ds, test_ds, included, threat, rng):
     "The private data set (real + included canaries) and, for black box, the canaries' (x, y)."
     x, y = train_ds.tensors; idx = torch.as_tensor(np.flatnonzero(included)); m = len(included)
@@ -249,12 +262,14 @@ def audit(cfg:TrainConfig,            # the mechanism: the fields of `dp_sparse 
                 bar.update()
     if threat == 'white':
         X = -np.stack(obs) * opt.expected_batch_size / cfg.max_grad_norm   # 1 per sampled canary + noise / C
-        scores = lr_scores(X, opt.sample_rate) if cfg.noise == 'iid' else gls_phase_scores(X, len(dl.batch_sampler.batches))
+        scores = ([lr_scores(X, opt.sample_rate)] if cfg.noise == 'iid' else
+                  [gls_phase_scores(X, _cycle(dl.batch_sampler)), gls_energy_scores(X)])
     else:
         model.eval()
         with torch.no_grad(): scores = -F.cross_entropy(model(black[0].to(dev)), black[1].to(dev), reduction='none')
-        model.train(); scores = scores.double().cpu().numpy()
-    best = best_guesses(scores, included, cfg.delta, confidence)
+        model.train(); scores = [scores.double().cpu().numpy()]
+    c = 1 - (1 - confidence) / len(scores)     # Bonferroni over the scores too
+    best = max((best_guesses(s, included, cfg.delta, c) for s in scores), key=lambda b: b['lower_bound'])
     claimed = engine.get_epsilon(cfg.delta)
     return AuditResult(claimed_epsilon=claimed, lower_bound=best['lower_bound'], ratio=best['lower_bound'] / claimed,
         ceiling=best['ceiling'], canaries=canaries, included=int(included.sum()), guesses=best['guesses'],
