@@ -185,9 +185,14 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"dp_sparse: warning: {message}", file=sys.stderr)
 
 # %% ../nbs/10b_cli.ipynb #a1e7ae15
+def _lazy_audit(name):   # chapter 13's command, imported only when used (it pulls in training)
+    import dp_sparse.audit as m; return getattr(m, name)
+
 COMMANDS: dict = {  # name -> (one-line help, fn(parser) adding arguments, fn(args) -> exit code)
     'train': ('train a model with differential privacy on an offline data set', _train_arguments, _train_run),
     'bench': ('the comparison study: every method on the same budget, cached and resumable', _bench_arguments, _bench_run),
+    'audit': ('one-run empirical privacy audit: canaries in one real training run -> an epsilon lower bound vs the claim',
+              lambda p: _lazy_audit('_audit_arguments')(p), lambda a: _lazy_audit('_audit_run')(a)),
 }
 
 def build_parser() -> argparse.ArgumentParser:

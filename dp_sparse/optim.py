@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS
+from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier
 from .clipping import clip_and_accumulate, per_example_grad_norms, validate_model
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
@@ -48,7 +48,7 @@ class DPOptimizer:
                  total_steps:int|None=None,       # planned steps, for subspace schedules (default max_steps)
                  data_loader:DPDataLoader|None=None, # where every batch must come from: one whole logical batch per step
                  unchecked_batches:bool=False):   # True: feed any batches; the epsilon is then NOT vouched for
-        _check_positive('noise_multiplier', noise_multiplier)
+        _check_positive('noise_multiplier', noise_multiplier); _check_noise_multiplier(noise_multiplier)   # >= 1e-2, as the accountant
         _check_positive('max_grad_norm', max_grad_norm, allow_inf=True)
         _check_positive('expected_batch_size', expected_batch_size)
         if not (isinstance(sample_rate, (int, float)) and 0 < sample_rate <= 1):
