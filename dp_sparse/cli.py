@@ -217,6 +217,7 @@ def main(argv:list[str]|None=None) -> int:
         return 0
     with warnings.catch_warnings():   # a warning is one line, never a source excerpt
         warnings.showwarning = _one_line_warning
+        warnings.filterwarnings('default', module=r'dp_sparse(\.|$)')   # ours always show (an embedding program's filters aside)
         return COMMANDS[args.command][2](args) or 0
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m dp_sparse.cli`; never inside a notebook
