@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_clipping.ipynb #f0b2f0ce
 from __future__ import annotations
-import contextlib, dataclasses, functools, inspect, math, warnings, weakref
+import contextlib, copy, dataclasses, functools, inspect, math, warnings, weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -21,7 +21,7 @@ __all__ = ['Rule', 'RULES', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'registe
            'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'hf_conv1d_rule', 'conv_unfold', 'conv_weight_grad',
            'conv_rule', 'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples', 'LayerCall',
            'capture_layers', 'validate_model', 'per_example_grad_norms', 'clip_factors', 'clipped_sum',
-           'clip_and_accumulate']
+           'clip_and_accumulate', 'fix_model']
 
 # %% ../nbs/01_clipping.ipynb #9ff422bc
 class SqNorm(NamedTuple):
@@ -785,3 +785,37 @@ def clip_and_accumulate(model:nn.Module,       # any model without batch-mixing 
     norms, sums = clipped_sum(model, loss_fn, x, y, max_grad_norm, rules=rules, masks=masks, method=method)
     for p, s in sums.items(): _accumulate(p, s)
     return norms
+
+# %% ../nbs/01_clipping.ipynb #2704f452
+def _groups_for(C:int, most:int=32) -> int:
+    "The largest number of groups <= most that divides C channels."
+    return max(g for g in range(1, min(most, C) + 1) if C % g == 0)
+
+def fix_model(model:nn.Module,   # the model to make clippable
+              *, inplace:bool=False, # change `model` itself instead of a copy
+             )->tuple[nn.Module, list[str]]: # (the fixed model, one line per change)
+    "Replace the refused layers that have an exact per-example replacement; a copy unless `inplace`."
+    m = model if inplace else copy.deepcopy(model)
+    changes = []
+    for name, mod in list(m.named_modules()):
+        new = None
+        if isinstance(mod, REFUSED):
+            # BatchNorm1d may see (B, C) inputs: groups of at least 2 channels, or each example's values normalize to 0
+            most = 32 if not isinstance(mod, nn.BatchNorm1d) else max(1, min(32, mod.num_features // 2))
+            new = nn.GroupNorm(_groups_for(mod.num_features, most), mod.num_features, eps=mod.eps, affine=mod.affine)
+            if mod.affine:
+                with torch.no_grad(): new.weight.copy_(mod.weight); new.bias.copy_(mod.bias)
+            changes.append(f"{name}: {type(mod).__name__}({mod.num_features}) -> GroupNorm({new.num_groups}, {mod.num_features})")
+        elif isinstance(mod, nn.modules.instancenorm._InstanceNorm) and mod.track_running_stats:
+            new = type(mod)(mod.num_features, eps=mod.eps, momentum=mod.momentum, affine=mod.affine, track_running_stats=False)
+            if mod.affine:
+                with torch.no_grad(): new.weight.copy_(mod.weight); new.bias.copy_(mod.bias)
+            changes.append(f"{name}: {type(mod).__name__}(track_running_stats=True) -> track_running_stats=False")
+        elif isinstance(mod, (nn.Embedding, nn.EmbeddingBag)) and mod.max_norm is not None:
+            mod.max_norm = None; changes.append(f"{name}: {type(mod).__name__}(max_norm=...) -> max_norm=None")
+        if new is not None:
+            ref = next((t for t in (*mod.parameters(), *mod.buffers()) if t.is_floating_point()), None)
+            if ref is not None: new = new.to(device=ref.device, dtype=ref.dtype)   # where and in what precision the old one was
+            if name: m.get_submodule(name.rpartition('.')[0]).__setattr__(name.rpartition('.')[2], new)
+            else: m = new
+    return m, changes
