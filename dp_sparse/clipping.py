@@ -527,7 +527,8 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     out = torch.autograd.grad(losses.sum(), edges + [e for _, e in sites] + silent, retain_graph=keep_graph,
                               allow_unused=True) if edges or silent else []
     out, site_grads = out[:len(edges)] + out[len(edges) + len(sites):], out[len(edges):len(edges) + len(sites)]
-    hidden = [n for n, p in model.named_parameters() if any(p is q for q, gr in zip(silent, out[len(edges):]) if gr is not None)]
+    got = [q for q, gr in zip(silent, out[len(edges):]) if gr is not None]
+    hidden = [n for n, p in model.named_parameters() if any(p is q for q in got)] if got else []
     if hidden: raise ValueError(f"parameters {hidden} receive gradients through operations dp_sparse cannot see (a custom "
                                 "autograd.Function's backward?): their per-example gradients cannot be attributed")
     grads = [torch.zeros(s, dtype=dt, device=losses.device) if gr is None else gr
