@@ -18,7 +18,7 @@ from .data import load_dataset, public_private_split
 from .subspace import MaskedSubspace, LowRankSparse
 from .optim import PrivacyEngine
 from .accounting import RDPAccountant, PLDAccountant
-from .train import TrainConfig, SUBSPACES, make_model, evaluate, _device
+from .train import TrainConfig, SUBSPACES, NOISES, ConfigError, make_model, evaluate, _device, preflight
 
 # %% auto #0
 __all__ = ['THREATS', 'audit_p_value', 'epsilon_lower_bound', 'epsilon_ceiling', 'guess_grid', 'best_guesses', 'CanaryModel',
@@ -288,7 +288,7 @@ def _audit_arguments(p:argparse.ArgumentParser):
     typ = {'dataset': str, 'model': str, 'noise': str, 'method': str, 'criterion': str, 'accountant': str, 'device': str,
            'width': int, 'epochs': int, 'batch_size': int, 'bandwidth': int, 'select_every': int, 'rank': int,
            'refresh': int, 'seed': int}
-    choices = {'noise': ('iid', 'bsr'), 'method': tuple(SUBSPACES), 'threat': THREATS}
+    choices = {'noise': NOISES, 'method': tuple(SUBSPACES), 'threat': THREATS}
     for f in _MECH_FLAGS:
         default = None if f == 'epsilon' else getattr(d, f)
         p.add_argument('--' + f.replace('_', '-'), type=typ.get(f, float), default=default, choices=choices.get(f),
@@ -313,15 +313,19 @@ def _audit_run(args)->int:
     "`dp_sparse audit`: 0 when the lower bound stays at or below the claim, 1 when it exceeds it, 2 for bad input."
     kw = {f: getattr(args, f) for f in _MECH_FLAGS}
     if kw['epsilon'] is None and kw['noise_multiplier'] is None: kw['epsilon'] = TrainConfig().epsilon
-    try:
+    try:   # every setting first, the data-dependent ones too (chapter 10's preflight: batch size <= N, epsilon reachable, ...)
         cfg = TrainConfig(**kw); _check_audit(cfg, args.canaries, args.threat, args.confidence, args.noise_seed)
-    except ValueError as e:
-        print(f"dp_sparse audit: error: {_flagged(str(e))}", file=sys.stderr); return 2
-    import warnings
-    with warnings.catch_warnings():
-        if args.noise_seed is not None: warnings.simplefilter('ignore')   # --noise-seed says "tests only" in its help
+        preflight(cfg)
+    except ValueError as e:   # a ConfigError names its field: written as the flag that sets it
+        msg = f"--{e.field.replace('_', '-')} {e.why}" if isinstance(e, ConfigError) else _flagged(str(e))
+        print(f"dp_sparse audit: error: {msg}", file=sys.stderr); return 2
+    try:   # the canaries add examples: a target reachable for the data alone may still not be for data + canaries
         r = audit(cfg, args.canaries, args.threat, args.confidence, noise_seed=args.noise_seed,
                   progress=not (args.quiet or args.json))
+    except ValueError as e:
+        if 'reaches epsilon' not in str(e): raise
+        print(f"dp_sparse audit: error: --epsilon {cfg.epsilon!r} cannot be reached with {args.canaries} canaries added: "
+              "relax --epsilon or --delta", file=sys.stderr); return 2
     if args.json: print(json.dumps(asdict(r)))
     else:
         print(f"claimed epsilon {r.claimed_epsilon:.3f} | audited lower bound {r.lower_bound:.3f} at {r.confidence:g} "
