@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from .clipping import clip_and_accumulate, clip_factors
+from .clipping import clip_and_accumulate
 
 # %% auto #0
 __all__ = ['BENCH_METHODS', 'STUDY_METHODS', 'PUBLIC_FRACTION', 'STUDY', 'QUICK', 'ROW_FIELDS', 'TinyBlock', 'bench_models',
@@ -57,7 +57,7 @@ def _step_naive_loop(model, C):
         total = [torch.zeros_like(p) for p in params]
         for i in range(x.shape[0]):
             gs = torch.autograd.grad(_ce(model(x[i:i+1]), y[i:i+1]).sum(), params)
-            f = clip_factors(torch.sqrt(sum(g.square().sum() for g in gs)), C)
+            f = min(1.0, C / (torch.sqrt(sum(g.square().sum() for g in gs)).item() + 1e-6))   # DP-SGD's factor, written out
             for t, g in zip(total, gs): t.add_(f * g)
         for p, t in zip(params, total): p.grad = t
     return step
@@ -65,7 +65,7 @@ def _step_naive_loop(model, C):
 def _clipped_sum_from_samples(params, samples, C):
     "Norms, clip factors and the clipped sum from per-example grads (B, *shape), as Opacus's DPOptimizer does."
     norms = torch.stack([s.reshape(s.shape[0], -1).norm(dim=1) for s in samples], 1).norm(dim=1)
-    f = clip_factors(norms, C)
+    f = (C / (norms + 1e-6)).clamp(max=1.0)   # Opacus's factor, written out
     for p, s in zip(params, samples): p.grad = torch.einsum('b,b...->...', f, s)
 
 def _step_torch_func(model, C):
