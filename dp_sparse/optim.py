@@ -541,9 +541,9 @@ def _replay_loop(self:DPOptimizer):
         raise RuntimeError("loss.backward() reached the parameters, but no forward of the model was captured since the "
                            "last step (a forward run before make_private, or of another module object): nothing to clip")
     self._root_hooks(False)
-    try:
-        for ch in pending: self._replay(ch)
+    try: norms = [self._replay(ch) for ch in pending]
     finally: self._root_hooks(True)
+    if norms: self.last_norms = torch.cat(norms)   # (B,) unclipped norms of this step's examples, as clip_and_accumulate returns
 
 @patch
 def _replay(self:DPOptimizer, ch:_Chunk):
@@ -580,10 +580,15 @@ def _replay(self:DPOptimizer, ch:_Chunk):
         torch.set_rng_state(ch.rng[0])
         if ch.rng[1] is not None: torch.cuda.set_rng_state(ch.rng[1], dev)
         cast = torch.autocast(dev.type, dtype=ch.cast[1], enabled=ch.cast[0]) if ch.cast else contextlib.nullcontext()
+        mods = list(self.model.modules()); was = [m.training for m in mods]
+        if len(mods) != len(ch.training): raise RuntimeError("the model's modules changed between your forward and step()")
+        for m, t in zip(mods, ch.training): m.training = t   # train/eval as in your forward (dropout), restored below
         self._replaying = True
         try:
             with cast: norms, sums = self.subspace.clipped_sum(mod, loss_fn, xs if len(xs) != 1 else xs[0],
                                                                torch.arange(ch.B, device=dev), self.max_grad_norm)
-        finally: self._replaying = False
+        finally:
+            self._replaying = False
+            for m, t in zip(mods, was): m.training = t
     self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
-    self.last_norms = norms
+    return norms
