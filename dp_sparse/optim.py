@@ -504,7 +504,10 @@ def _loop_pre(self:DPOptimizer, m, args, kwargs):
     if not ts or ts[0].dim() == 0: raise TypeError("the ordinary loop needs a tensor input with batch dim 0")
     B = ts[0].shape[0]
     self._begin_step()
-    self._check_batch(B)        # before any work: one logical batch of the DPDataLoader per step
+    try: self._check_batch(B)   # before any work: one logical batch of the DPDataLoader per step
+    except RuntimeError as e:
+        raise RuntimeError(f"{e} (in the ordinary loop every forward with gradients enabled is a training batch: "
+                           "evaluate under torch.no_grad())") from None
     dev = ts[0].device
     rng = (torch.get_rng_state(), torch.cuda.get_rng_state(dev) if dev.type == 'cuda' else None)
     cast = (torch.is_autocast_enabled(dev.type), torch.get_autocast_dtype(dev.type)) if dev.type in ('cpu', 'cuda') else None
