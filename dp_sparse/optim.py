@@ -203,12 +203,16 @@ def clip_and_accumulate(self:DPOptimizer,
     self._begin_step()
     xs = x if isinstance(x, (tuple, list)) else (x,)
     self._check_batch(len(y))   # before any work: these examples must belong to this step's logical batch
-    norms = []
-    for chunk in split_batch((*xs, y), self.max_physical_batch_size):
-        *cx, cy = chunk
-        n, sums = self.subspace.clipped_sum(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm)
-        norms.append(n)
-        self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
+    norms, loop = [], self.loss_reduction is not None
+    if loop: self._root_hooks(False)   # the ordinary loop's hooks (below) off: the engine refuses hooked models
+    try:
+        for chunk in split_batch((*xs, y), self.max_physical_batch_size):
+            *cx, cy = chunk
+            n, sums = self.subspace.clipped_sum(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm)
+            norms.append(n)
+            self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
+    finally:
+        if loop: self._root_hooks(True)
     return torch.cat(norms) if norms else torch.zeros(0)
 
 # %% ../nbs/08_optim.ipynb #8a233f0d
@@ -457,11 +461,26 @@ class _Replay(nn.Module):
 def _float_leaves(out) -> list:
     return [t for t in _flatten(out)[0] if isinstance(t, Tensor) and t.is_floating_point()]
 
+def _weak_hook(opt, name:str):
+    "A hook calling opt.<name> while opt lives: the model holds no strong reference to the optimizer; a no-op after."
+    ref = weakref.ref(opt)
+    def hook(*args):
+        o = ref()
+        return None if o is None else getattr(o, name)(*args)
+    hook._dp_loop_owner = ref   # read by the next optimizer made on this model (below)
+    return hook
+
 @patch
 def _install_loop(self:DPOptimizer):
     "Hooks of the ordinary loop: a forward pre-hook and hook on the ROOT module, a post-accumulate hook per parameter."
+    for h in list(self.model._forward_pre_hooks.values()):   # a model is in one ordinary loop: the newest optimizer's
+        old = getattr(h, '_dp_loop_owner', lambda: None)()
+        if old is not None and old is not self:
+            old.remove_hooks()
+            warnings.warn("the model was in the ordinary loop of another DPOptimizer; its hooks are removed (that optimizer "
+                          "now takes clip_and_accumulate only)", stacklevel=4)
     self._root_hooks(True)
-    self._loop_handles = [p.register_post_accumulate_grad_hook(self._loop_grad) for p in self.params]
+    self._loop_handles = [p.register_post_accumulate_grad_hook(_weak_hook(self, '_loop_grad')) for p in self.params]
     self._loop_owner = weakref.ref(self)   # a copy of this optimizer's __dict__ (DistributedDPOptimizer.adopt) is not the owner
 
 @patch
@@ -479,8 +498,8 @@ def _check_owner(self:DPOptimizer, rehome:bool):
 def _root_hooks(self:DPOptimizer, on:bool):
     "Register (on) or remove the root module's hooks; removed while the engine reruns (it refuses hooked models)."
     for h in getattr(self, '_root_handles', []): h.remove()
-    self._root_handles = [self.model.register_forward_pre_hook(self._loop_pre, with_kwargs=True),
-                          self.model.register_forward_hook(self._loop_post, with_kwargs=True)] if on else []
+    self._root_handles = [self.model.register_forward_pre_hook(_weak_hook(self, '_loop_pre'), with_kwargs=True),
+                          self.model.register_forward_hook(_weak_hook(self, '_loop_post'), with_kwargs=True)] if on else []
 
 @patch
 def remove_hooks(self:DPOptimizer):
