@@ -4,20 +4,20 @@
 
 # %% ../nbs/08_optim.ipynb #99dcc628
 from __future__ import annotations
-import math, secrets, warnings, zlib
+import contextlib, math, secrets, warnings, weakref, zlib
 from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
 from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier
-from .clipping import clip_and_accumulate, per_example_grad_norms, validate_model
+from .clipping import clip_and_accumulate, per_example_grad_norms, validate_model, _rel_gap
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
 from .subspace import Subspace, Dense
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_batch, collate_batch
 
 # %% auto #0
-__all__ = ['NOISES', 'DPOptimizer', 'PrivacyEngine']
+__all__ = ['NOISES', 'LOSS_REDUCTIONS', 'DPOptimizer', 'PrivacyEngine']
 
 # %% ../nbs/08_optim.ipynb #5393e714
 def _check_positive(name, v, allow_inf=False):
@@ -47,10 +47,13 @@ class DPOptimizer:
                  steps_per_epoch:int|None=None,   # batches per epoch, for subspaces that change per epoch
                  total_steps:int|None=None,       # planned steps, for subspace schedules (default max_steps)
                  data_loader:DPDataLoader|None=None, # where every batch must come from: one whole logical batch per step
-                 unchecked_batches:bool=False):   # True: feed any batches; the epsilon is then NOT vouched for
+                 unchecked_batches:bool=False,    # True: feed any batches; the epsilon is then NOT vouched for
+                 loss_reduction:str|None=None):   # 'mean'/'sum': the ordinary loop (loss.backward(); step()), see below
         _check_positive('noise_multiplier', noise_multiplier); _check_noise_multiplier(noise_multiplier)   # >= 1e-2, as the accountant
         _check_positive('max_grad_norm', max_grad_norm, allow_inf=True)
         _check_positive('expected_batch_size', expected_batch_size)
+        if loss_reduction not in (None, 'mean', 'sum'):
+            raise ValueError(f"loss_reduction must be None, 'mean' or 'sum' (how your criterion reduces), got {loss_reduction!r}")
         if not (isinstance(sample_rate, (int, float)) and 0 < sample_rate <= 1):
             raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
         self.optimizer, self.model = optimizer, model
@@ -82,13 +85,17 @@ class DPOptimizer:
         self._sums: list[Tensor]|None = None   # clipped sums of this step, in the subspace's coordinates
         self._prepared: int|None = None       # the step whose subspace was chosen (begin_step called)
         self._changed = False                 # whether that choice changed the coordinates
+        self.loss_reduction, self._pending, self._backwards = loss_reduction, [], 0   # the ordinary loop (section below)
+        self._replaying, self._loop_handles, self._replay_mods, self.last_norms = False, [], {}, None
+        if loss_reduction is not None: self._install_loop()
 
     @property
     def param_groups(self): return self.optimizer.param_groups
 
     def zero_grad(self, set_to_none:bool=True):
         "Drop the accumulated clipped sums and the parameters' gradients."
-        self._sums, self._taken = None, 0
+        if self.loss_reduction is not None: self._check_owner(rehome=True)   # the ordinary loop's hooks call this optimizer
+        self._sums, self._taken, self._pending, self._backwards = None, 0, [], 0
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
 # %% ../nbs/08_optim.ipynb #9af0fdc3
@@ -158,8 +165,10 @@ def _check_step(self:DPOptimizer):
         raise RuntimeError(f"step() after {new} logical batches drawn from the DPDataLoader since the last step; "
                            "each step consumes exactly one (the accountant charges one)")
     if self._taken != dl.last_batch_size:
+        hint = (" (loss.backward() alone is the ordinary loop: make_private(..., loss_reduction='mean' or 'sum'))"
+                if self._taken == 0 and self.loss_reduction is None and any(p.grad is not None for p in self.params) else "")
         raise RuntimeError(f"step() after clipping {self._taken} of the {dl.last_batch_size} examples of this step's batch: "
-                           "clip the whole logical batch (its physical chunks must add up to it)")
+                           f"clip the whole logical batch (its physical chunks must add up to it){hint}")
 
 @patch(as_prop=True)
 def epsilon_vouched(self:DPOptimizer)->bool:
@@ -194,12 +203,16 @@ def clip_and_accumulate(self:DPOptimizer,
     self._begin_step()
     xs = x if isinstance(x, (tuple, list)) else (x,)
     self._check_batch(len(y))   # before any work: these examples must belong to this step's logical batch
-    norms = []
-    for chunk in split_batch((*xs, y), self.max_physical_batch_size):
-        *cx, cy = chunk
-        n, sums = self.subspace.clipped_sum(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm)
-        norms.append(n)
-        self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
+    norms, loop = [], self.loss_reduction is not None
+    if loop: self._root_hooks(False)   # the ordinary loop's hooks (below) off: the engine refuses hooked models
+    try:
+        for chunk in split_batch((*xs, y), self.max_physical_batch_size):
+            *cx, cy = chunk
+            n, sums = self.subspace.clipped_sum(self.model, loss_fn, tuple(cx) if len(cx) > 1 else cx[0], cy, self.max_grad_norm)
+            norms.append(n)
+            self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
+    finally:
+        if loop: self._root_hooks(True)
     return torch.cat(norms) if norms else torch.zeros(0)
 
 # %% ../nbs/08_optim.ipynb #8a233f0d
@@ -223,6 +236,7 @@ def step(self:DPOptimizer, closure=None):
         raise RuntimeError(f"the BSR factorization covers max_steps={self.max_steps} steps; more would break its privacy guarantee")
     if isinstance(self.noise, AmplifiedBSRNoise) and self.noise.sample_rate != self.sample_rate:
         raise ValueError(f"AmplifiedBSRNoise has sample_rate={self.noise.sample_rate}, the optimizer {self.sample_rate}")
+    if self.loss_reduction is not None: self._replay_loop()   # the ordinary loop: clip the forwards you ran
     self._check_step()          # exactly one whole logical batch of the DPDataLoader since the last step
     self._begin_step()
     sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
@@ -351,9 +365,12 @@ def make_private(self:PrivacyEngine,
                  loss_fn:Callable|None=None,          # per-example loss (reduction='none'); default cross-entropy
                  max_physical_batch_size:int|None=None, # virtual steps
                  subspace:Subspace|None=None,         # gradient subspace (Dense, RandomFreeze, ...); default Dense()
+                 loss_reduction:str|None=None,        # 'mean'/'sum': how your criterion reduces, for the ordinary loop
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
     if noise not in NOISES: raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
+    if loss_reduction not in (None, 'mean', 'sum'):
+        raise ValueError(f"loss_reduction must be None, 'mean' or 'sum' (how your criterion reduces), got {loss_reduction!r}")
     if groups is not None and noise != 'bsr': raise ValueError(f"groups is for noise='bsr' only, got noise={noise!r}")
     if (noise_multiplier is None) == (target_epsilon is None):
         raise ValueError("give exactly one of noise_multiplier and target_epsilon")
@@ -398,7 +415,7 @@ def make_private(self:PrivacyEngine,
         opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
                           expected_batch_size=N * q / b, sample_rate=q, loss_fn=loss_fn, noise=gen, accountant=self.accountant,
                           max_steps=n, max_physical_batch_size=max_physical_batch_size, subspace=subspace,
-                          steps_per_epoch=spe, total_steps=n, data_loader=dl)
+                          steps_per_epoch=spe, total_steps=n, data_loader=dl, loss_reduction=loss_reduction)
         return model, opt, dl
     else:                  # 'bsr-cyclic': the fixed cyclic order, no amplification; the whole run is one Gaussian mechanism
         b = math.ceil(N / bs); k = epochs; n = k * b
@@ -417,5 +434,183 @@ def make_private(self:PrivacyEngine,
                       noise=gen, accountant=self.accountant, max_steps=max_steps,
                       max_physical_batch_size=max_physical_batch_size, subspace=subspace,
                       steps_per_epoch=len(sampler) if noise == 'iid' else b, total_steps=steps if noise == 'iid' else n,
-                      data_loader=dl)
+                      data_loader=dl, loss_reduction=loss_reduction)
     return model, opt, dl
+
+# %% ../nbs/08_optim.ipynb #86780632
+from torch.utils._pytree import tree_flatten as _flatten
+LOSS_REDUCTIONS: tuple = ('mean', 'sum')   # how the user's criterion reduces the per-example losses (Opacus's loss_reduction)
+
+class _Chunk:
+    "One forward of the ordinary loop: its inputs, outputs, random state, autocast state, and the outputs' gradients."
+    def __init__(self, args, kwargs, B, rng, cast, training):
+        self.args, self.kwargs, self.B, self.rng, self.cast, self.training = args, kwargs, B, rng, cast, training
+        self.outs, self.grads, self.backward_seen = [], [], False
+
+class _Replay(nn.Module):
+    "model(*args, **kwargs) with the batched tensors as positional inputs (what the clipping engine calls)."
+    def __init__(self, model, args, kwargs, where):
+        super().__init__(); self.model, self.args, self.kwargs, self.where = model, args, kwargs, where
+    def forward(self, *ts):
+        args, kwargs = list(self.args), dict(self.kwargs)
+        for (kind, k), t in zip(self.where, ts):
+            if kind == 'a': args[k] = t
+            else: kwargs[k] = t
+        return self.model(*args, **kwargs)
+
+def _float_leaves(out) -> list:
+    return [t for t in _flatten(out)[0] if isinstance(t, Tensor) and t.is_floating_point()]
+
+def _weak_hook(opt, name:str):
+    "A hook calling opt.<name> while opt lives: the model holds no strong reference to the optimizer; a no-op after."
+    ref = weakref.ref(opt)
+    def hook(*args):
+        o = ref()
+        return None if o is None else getattr(o, name)(*args)
+    hook._dp_loop_owner = ref   # read by the next optimizer made on this model (below)
+    return hook
+
+@patch
+def _install_loop(self:DPOptimizer):
+    "Hooks of the ordinary loop: a forward pre-hook and hook on the ROOT module, a post-accumulate hook per parameter."
+    for h in list(self.model._forward_pre_hooks.values()):   # a model is in one ordinary loop: the newest optimizer's
+        old = getattr(h, '_dp_loop_owner', lambda: None)()
+        if old is not None and old is not self:
+            old.remove_hooks()
+            warnings.warn("the model was in the ordinary loop of another DPOptimizer; its hooks are removed (that optimizer "
+                          "now takes clip_and_accumulate only)", stacklevel=4)
+    self._root_hooks(True)
+    self._loop_handles = [p.register_post_accumulate_grad_hook(_weak_hook(self, '_loop_grad')) for p in self.params]
+    self._loop_owner = weakref.ref(self)   # a copy of this optimizer's __dict__ (DistributedDPOptimizer.adopt) is not the owner
+
+@patch
+def _check_owner(self:DPOptimizer, rehome:bool):
+    "The hooks call the optimizer that registered them; a copy takes them over at zero_grad (rehome) or is refused."
+    if self.loss_reduction is None or self._loop_owner() is self: return
+    if not rehome:
+        raise RuntimeError("this optimizer's ordinary-loop hooks call the DPOptimizer it was copied from (adopt): call "
+                           "zero_grad() on this one before the forward, so that it takes the hooks over")
+    for h in (*self._loop_handles, *self._root_handles): h.remove()
+    self._pending, self._backwards, self._replay_mods = [], 0, {}
+    self._install_loop()
+
+@patch
+def _root_hooks(self:DPOptimizer, on:bool):
+    "Register (on) or remove the root module's hooks; removed while the engine reruns (it refuses hooked models)."
+    for h in getattr(self, '_root_handles', []): h.remove()
+    self._root_handles = [self.model.register_forward_pre_hook(_weak_hook(self, '_loop_pre'), with_kwargs=True),
+                          self.model.register_forward_hook(_weak_hook(self, '_loop_post'), with_kwargs=True)] if on else []
+
+@patch
+def remove_hooks(self:DPOptimizer):
+    "Remove the ordinary loop's hooks from the model (the optimizer then takes clip_and_accumulate only)."
+    self._check_owner(rehome=True)
+    for h in self._loop_handles: h.remove()
+    self._root_hooks(False)
+    self._loop_handles, self.loss_reduction, self._pending = [], None, []
+
+@patch
+def _loop_grad(self:DPOptimizer, p):
+    if not self._replaying: self._backwards += 1
+
+@patch
+def _loop_pre(self:DPOptimizer, m, args, kwargs):
+    if self._replaying or not torch.is_grad_enabled(): return   # the engine's own forwards; evaluation under no_grad
+    if self._pending and not self._pending[-1].backward_seen:
+        raise RuntimeError("a second forward of the model before loss.backward() of the first: in the ordinary loop each "
+                           "forward of a batch is followed by its backward (run evaluation under torch.no_grad())")
+    ts = [t for t in _flatten((args, kwargs))[0] if isinstance(t, Tensor)]
+    if not ts or ts[0].dim() == 0: raise TypeError("the ordinary loop needs a tensor input with batch dim 0")
+    B = ts[0].shape[0]
+    self._begin_step()
+    try: self._check_batch(B)   # before any work: one logical batch of the DPDataLoader per step
+    except RuntimeError as e:
+        raise RuntimeError(f"{e} (in the ordinary loop every forward with gradients enabled is a training batch: "
+                           "evaluate under torch.no_grad())") from None
+    dev = ts[0].device
+    rng = (torch.get_rng_state(), torch.cuda.get_rng_state(dev) if dev.type == 'cuda' else None)
+    cast = (torch.is_autocast_enabled(dev.type), torch.get_autocast_dtype(dev.type)) if dev.type in ('cpu', 'cuda') else None
+    det = lambda t: t.detach() if isinstance(t, Tensor) else t
+    self._pending.append(_Chunk(tuple(det(a) for a in args), {k: det(v) for k, v in kwargs.items()}, B, rng, cast,
+                                [mm.training for mm in self.model.modules()]))
+
+@patch
+def _loop_post(self:DPOptimizer, m, args, kwargs, out):
+    if self._replaying or not torch.is_grad_enabled() or not self._pending: return
+    ch = self._pending[-1]
+    leaves = _float_leaves(out)
+    ch.outs = [t.detach() for t in leaves]
+    ch.grads = [None] * len(leaves)
+    def hook(j):
+        def h(g):
+            if self._pending and self._pending[-1] is ch:
+                ch.grads[j] = g.detach() if ch.grads[j] is None else ch.grads[j] + g.detach()
+                ch.backward_seen = True
+        return h
+    for j, t in enumerate(leaves):
+        if t.requires_grad: t.register_hook(hook(j))
+
+@patch
+def _replay_loop(self:DPOptimizer):
+    "At step(): check the captured forwards and backwards, then clip each captured forward (see the prose above)."
+    self._check_owner(rehome=False)
+    pending, backwards, self._pending, self._backwards = self._pending, self._backwards, [], 0
+    for ch in pending:
+        if not ch.backward_seen:
+            raise RuntimeError(f"step() after a forward of {ch.B} examples without its loss.backward(): the ordinary loop "
+                               "clips the gradient that backward sends to the model's output")
+    if not pending and backwards and self._sums is None:
+        raise RuntimeError("loss.backward() reached the parameters, but no forward of the model was captured since the "
+                           "last step (a forward run before make_private, or of another module object): nothing to clip")
+    self._root_hooks(False)
+    try: norms = [self._replay(ch) for ch in pending]
+    finally: self._root_hooks(True)
+    if norms: self.last_norms = torch.cat(norms)   # (B,) unclipped norms of this step's examples, as clip_and_accumulate returns
+
+@patch
+def _replay(self:DPOptimizer, ch:_Chunk):
+    "Clip one captured forward: the engine reruns it with the per-example loss <output_i, G_i> (G_i: example i's output grad)."
+    scale = float(ch.B) if self.loss_reduction == 'mean' else 1.0   # mean: the reduced loss sent G_i / B to output row i
+    if scale != 1.0 and any(g is not None and g.dtype in (torch.bfloat16, torch.float16) for g in ch.grads):
+        raise RuntimeError("loss_reduction='mean' with a bf16/fp16 model output: its gradient G_i / B was rounded to 8 (or 11) "
+                           "bits, so example i's gradient depends on the batch size B and the clip bound holds only to ~1e-3. "
+                           "Use a criterion with reduction='sum' and loss_reduction='sum' (or return float32 outputs)")
+    G = [torch.zeros_like(o) if g is None else g * scale for o, g in zip(ch.outs, ch.grads)]
+    where = [('a', k) for k, a in enumerate(ch.args) if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == ch.B]
+    where += [('k', k) for k, v in ch.kwargs.items() if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == ch.B]
+    xs = tuple(ch.args[k] if kind == 'a' else ch.kwargs[k] for kind, k in where)
+    if not ch.kwargs and len(where) == len(ch.args): mod = self.model   # model(*tensors): what clip_and_accumulate calls
+    else:
+        key = tuple(where)
+        mod = self._replay_mods.get(key) or self._replay_mods.setdefault(key, _Replay(self.model, (), {}, where))
+        mod.args, mod.kwargs = ch.args, ch.kwargs
+    low = any(o.dtype not in (torch.float32, torch.float64) for o in ch.outs) or bool(ch.cast and ch.cast[0])
+    tol = 5e-2 if low else 1e-4   # as validate_model: bf16 keeps 8 bits; float32 reruns agree to rounding
+    def loss_fn(out, idx):
+        leaves = _float_leaves(out)
+        if len(leaves) != len(G): raise RuntimeError(f"the model's output had {len(G)} float tensors in your forward, {len(leaves)} now")
+        # the rerun itself (not validate_model's probe, which turns dropout off): it must be the forward you ran
+        if len(idx) == ch.B and [m.training for m in self.model.modules()] == ch.training:
+            gap = max(_rel_gap(l.detach(), o[idx]) for l, o in zip(leaves, ch.outs))
+            if not gap <= tol:
+                raise RuntimeError(f"rerunning your forward gave outputs that differ by {gap:.1%}: the forward is not "
+                                   "reproducible from torch's generator (parameters changed between forward and step, or "
+                                   "randomness from elsewhere); its output gradients would not belong to it")
+        return sum((l * g[idx].to(l.dtype)).reshape(len(idx), -1).sum(1) for l, g in zip(leaves, G))
+    dev = xs[0].device if xs else ch.outs[0].device
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == 'cuda' else []):
+        torch.set_rng_state(ch.rng[0])
+        if ch.rng[1] is not None: torch.cuda.set_rng_state(ch.rng[1], dev)
+        cast = torch.autocast(dev.type, dtype=ch.cast[1], enabled=ch.cast[0]) if ch.cast else contextlib.nullcontext()
+        mods = list(self.model.modules()); was = [m.training for m in mods]
+        if len(mods) != len(ch.training): raise RuntimeError("the model's modules changed between your forward and step()")
+        for m, t in zip(mods, ch.training): m.training = t   # train/eval as in your forward (dropout), restored below
+        self._replaying = True
+        try:
+            with cast: norms, sums = self.subspace.clipped_sum(mod, loss_fn, xs if len(xs) != 1 else xs[0],
+                                                               torch.arange(ch.B, device=dev), self.max_grad_norm)
+        finally:
+            self._replaying = False
+            for m, t in zip(mods, was): m.training = t
+    self._sums = [s.detach() for s in sums] if self._sums is None else [a + s.detach() for a, s in zip(self._sums, sums)]
+    return norms
