@@ -17,11 +17,11 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 
 # %% auto #0
-__all__ = ['Rule', 'RULES', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'register_rule', 'find_rule', 'seq_weight_grad',
-           'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'hf_conv1d_rule', 'conv_unfold', 'conv_weight_grad',
-           'conv_rule', 'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples', 'LayerCall',
-           'capture_layers', 'validate_model', 'per_example_grad_norms', 'clip_factors', 'clipped_sum',
-           'clip_and_accumulate', 'fix_model']
+__all__ = ['Rule', 'RULES', 'RECURRENT', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'register_rule', 'find_rule',
+           'seq_weight_grad', 'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'hf_conv1d_rule', 'conv_unfold',
+           'conv_weight_grad', 'conv_rule', 'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples',
+           'recurrent_grad_samples', 'LayerCall', 'capture_layers', 'validate_model', 'per_example_grad_norms',
+           'clip_factors', 'clipped_sum', 'clip_and_accumulate', 'fix_model']
 
 # %% ../nbs/01_clipping.ipynb #9ff422bc
 class SqNorm(NamedTuple):
@@ -253,12 +253,83 @@ def func_grad_samples(m:nn.Module,     # the module, run with its own forward
     out = torch.func.vmap(one, in_dims=(None, dims, 0))(params, flat, tuple(grads))
     return {n[2:]: v for n, v in out.items()}
 
+# %% ../nbs/01_clipping.ipynb #06f2d4a4
+def _rnn_one(m:nn.RNNBase, p:dict, x:Tensor, hx):
+    """The recurrence of `m` for ONE example, unrolled with plain tensor ops (PyTorch's own gate formulas and weight
+    layout): x (T, d), hx (L*D, H) or (h, c) or None -> (output (T, D*H), h_n (L*D, H)) or (output, (h_n, c_n))."""
+    L, D, H, mode = m.num_layers, 2 if m.bidirectional else 1, m.hidden_size, m.mode
+    T, zeros = x.shape[0], x.new_zeros(L * D, H)
+    h0 = zeros if hx is None else (hx[0] if mode == 'LSTM' else hx)
+    c0 = (zeros if hx is None else hx[1]) if mode == 'LSTM' else None
+    inp, hn, cn = x, [], []
+    for l in range(L):
+        outs = []
+        for d in range(D):
+            sfx = f"_l{l}" + ("_reverse" if d else "")
+            Wh, bh = p['weight_hh' + sfx], (p['bias_hh' + sfx] if m.bias else None)
+            xs = F.linear(inp, p['weight_ih' + sfx], p['bias_ih' + sfx] if m.bias else None)   # every step's input part
+            h, c, seq = h0[l * D + d], (c0[l * D + d] if c0 is not None else None), [None] * T
+            for t in (range(T - 1, -1, -1) if d else range(T)):
+                gh = F.linear(h, Wh, bh)
+                if mode == 'LSTM':
+                    i, f, g, o = (xs[t] + gh).chunk(4)
+                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g); h = torch.sigmoid(o) * torch.tanh(c)
+                elif mode == 'GRU':
+                    (xr, xz, xn), (hr, hz, hn_) = xs[t].chunk(3), gh.chunk(3)
+                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                    h = (1 - z) * torch.tanh(xn + r * hn_) + z * h
+                else: h = (torch.tanh if mode == 'RNN_TANH' else torch.relu)(xs[t] + gh)
+                seq[t] = h
+            outs.append(torch.stack(seq)); hn.append(h); cn.append(c)
+        inp = torch.cat(outs, -1) if D > 1 else outs[0]
+    return (inp, (torch.stack(hn), torch.stack(cn))) if mode == 'LSTM' else (inp, torch.stack(hn))
+
+def _lstm_cell_one(m:nn.LSTMCell, p:dict, x:Tensor, hx):
+    "nn.LSTMCell for ONE example with plain tensor ops: x (d,), hx (h, c) of shape (H,) or None -> (h', c')."
+    h, c = (x.new_zeros(m.hidden_size), x.new_zeros(m.hidden_size)) if hx is None else hx
+    i, f, g, o = (F.linear(x, p['weight_ih'], p.get('bias_ih')) + F.linear(h, p['weight_hh'], p.get('bias_hh'))).chunk(4)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+RECURRENT = (nn.RNNBase, nn.LSTMCell)   # fused kernels torch.func cannot batch (LSTMCell: it mis-batches lstm_cell)
+
+def recurrent_grad_samples(m:nn.Module,   # nn.RNN / nn.GRU / nn.LSTM (any layers, directions, batch_first) or nn.LSTMCell
+                           args:tuple, kwargs:dict, # the recorded call: (input, hx=None)
+                           out_idx:list,  # positions of the recorded outputs among (output, h_n[, c_n]) or (h', c')
+                           grads:list,    # their gradients, batch where the module puts it
+                           names:list[str], # parameters to differentiate
+                          )->dict:        # {name: (B, *param.shape)}
+    "Per-example gradients of a recurrent layer: vmap of vjp over its recurrence unrolled with plain tensor ops."
+    x, hx = args[0], (args[1] if len(args) > 1 else kwargs.get('hx'))
+    if isinstance(x, nn.utils.rnn.PackedSequence): raise ValueError(f"{type(m).__name__} on a PackedSequence is not supported: pad the batch")
+    if getattr(m, 'proj_size', 0): raise ValueError("nn.LSTM(proj_size > 0) is not supported by dp_sparse's recurrent path")
+    if isinstance(m, nn.RNNBase) and m.dropout and m.training and m.num_layers > 1:
+        raise ValueError(f"{type(m).__name__}(dropout={m.dropout}) between layers is random per call: use dropout=0 (or nn.Dropout outside)")
+    cell = isinstance(m, nn.LSTMCell)
+    bd = 0 if cell or m.batch_first else 1                      # where the batch is: input and output
+    if not cell: hx = None if hx is None else (tuple(t.movedim(1, 0) for t in hx) if isinstance(hx, tuple) else hx.movedim(1, 0))
+    n_out = 2 if cell or m.mode != 'LSTM' else 3
+    cot = [None] * n_out
+    for j, gj in zip(out_idx, grads): cot[j] = gj.movedim(bd if j == 0 else (0 if cell else 1), 0)
+    xb = x.movedim(bd, 0); B = xb.shape[0]
+    full = {n: t.detach() for n, t in m.named_parameters()}
+    one_fn = _lstm_cell_one if cell else _rnn_one
+    def one(params, x_i, hx_i, cot_i):
+        def f(p):
+            out = one_fn(m, {**full, **p}, x_i, hx_i)
+            return (out[0], *out[1]) if isinstance(out[1], tuple) else tuple(out)
+        outs, back = torch.func.vjp(f, params)
+        return back(tuple(torch.zeros_like(o) if ci is None else ci for o, ci in zip(outs, cot_i)))[0]
+    cot_dims = tuple(None if ci is None else 0 for ci in cot)
+    hx_dims = None if hx is None else (tuple(0 for _ in hx) if isinstance(hx, tuple) else 0)
+    return torch.func.vmap(one, in_dims=(None, 0, hx_dims, cot_dims))({n: full[n] for n in names}, xb, hx, tuple(cot))
+
 # %% ../nbs/01_clipping.ipynb #32cce136
 REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants
 
 def _suspect(m:nn.Module) -> bool:
     "Cheap per-module screen run at every step; `_structural_problems` then names what is wrong."
-    return (isinstance(m, (REFUSED, nn.modules.instancenorm._InstanceNorm, nn.Embedding, nn.EmbeddingBag, nn.RNNBase, nn.LSTMCell))
+    return (isinstance(m, (REFUSED, nn.modules.instancenorm._InstanceNorm, nn.Embedding, nn.EmbeddingBag))
             or bool(m._forward_hooks))
 
 def _structural_problems(model:nn.Module) -> list[str]:
@@ -276,12 +347,6 @@ def _structural_problems(model:nn.Module) -> list[str]:
         elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None:
             out.append(f"{where} is {kind}(max_norm={m.max_norm}): its forward renormalizes the rows of the batch's "
                        "tokens in place, a data-dependent change of the weights without noise. Use max_norm=None.")
-        elif isinstance(m, (nn.RNNBase, nn.LSTMCell)) and any(p.requires_grad for p in m.parameters(recurse=False)):
-            fix = ("an LSTM cell written with two nn.Linear layers (gates = W_ih x + W_hh h)"
-                   if isinstance(m, (nn.LSTM, nn.LSTMCell)) else f"nn.{'GRUCell' if isinstance(m, nn.GRU) else 'RNNCell'}")
-            out.append(f"{where} is {kind}: it has no per-example rule yet and torch.func cannot batch it "
-                       f"({'it mis-batches lstm_cell' if isinstance(m, nn.LSTMCell) else 'its fused recurrence'}). Unroll it "
-                       f"over time with {fix}; dp_sparse clips those exactly.")
         if m._forward_hooks and any(p.requires_grad for p in m.parameters()):   # pre-hooks are fine: inputs are recorded after them
             out.append(f"{where} ({kind}) has forward hooks: they can change the layer's output behind the per-example "
                        "rules' back. Remove them (or fold what they do into a module's forward).")
@@ -378,9 +443,12 @@ class capture_layers:
     def _hook(self, m, args, kwargs, out):
         fid = self._stack.pop() if self._stack else None
         if not (self.recording and torch.is_grad_enabled()): return
-        leaves = tree_flatten(out)[0]
+        leaves, spec = tree_flatten(out)
         idx = [j for j, t in enumerate(leaves) if isinstance(t, Tensor) and t.requires_grad]
         if not idx: return
+        if len(idx) > 1:   # one output may be computed from another inside the module (LSTMCell's h from c): the
+            for j in idx: leaves[j] = leaves[j].clone()   # gradients recorded must be the outside uses only, so the
+            out = tree_unflatten(leaves, spec)             # caller gets copies, and their edges are recorded
         det = lambda t: t.detach() if isinstance(t, Tensor) else t
         if fid is not None: self._frames[fid] = len(self.calls)
         first = next((t for t in tree_flatten((args, kwargs))[0] if isinstance(t, Tensor)), None)
@@ -390,6 +458,7 @@ class capture_layers:
         self.calls.append(LayerCall(m, tree_map(det, args), tree_map(det, kwargs), idx,
                                     [get_gradient_edge(leaves[j]) for j in idx],
                                     [(leaves[j].shape, leaves[j].dtype) for j in idx], from_batch))
+        return out if len(idx) > 1 else None
     def use_stacks(self) -> dict:
         "param id -> [tuple of the recorded calls (indices into .calls, outermost first) active at each use]."
         out: dict = {}
@@ -441,6 +510,9 @@ def _batched(c:LayerCall, B:int) -> bool:
     "Whether a call carries the batch: its first tensor input and every recorded output have batch dim 0 of size B."
     first = c.args[0] if c.args and isinstance(c.args[0], Tensor) else \
         next((t for t in tree_flatten((c.args, c.kwargs))[0] if isinstance(t, Tensor)), None)
+    if isinstance(c.module, RECURRENT):   # batch at dim 1 of h_n (and of the input when batch_first=False)
+        bd = 0 if isinstance(c.module, nn.LSTMCell) or c.module.batch_first else 1
+        return c.from_batch and first is not None and first.dim() >= 2 and first.shape[bd] == B
     return (c.from_batch and first is not None and first.dim() > 0 and first.shape[0] == B
             and all(len(s) > 0 and s[0] == B for s, _ in c.metas))
 
@@ -583,7 +655,8 @@ def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
         full = gr[0].dtype in _FULL and all(p.dtype in _FULL for _, p in plist) and (a0 is None or not a0.is_floating_point() or a0.dtype in _FULL)
         low |= not full
         rule = find_rule(c.module, rules) if rule_ok else None
-        if rule is None: res = func_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])
+        if isinstance(c.module, RECURRENT): res = recurrent_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])
+        elif rule is None: res = func_grad_samples(c.module, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist])
         else:
             pm = {n: masks[p] for n, p in plist if p in masks}
             # ghost only in full precision: its clipped sum comes from the layer's own backward, which a bf16/fp16
