@@ -37,12 +37,6 @@ except ImportError: peft = None
 def sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
-def min_time(f, dev, repeats):
-    f(); sync(dev); best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter(); f(); sync(dev); best = min(best, time.perf_counter() - t0)
-    return best
-
 def rel(a, b): return ((a.double().cpu() - b.double().cpu()).abs().max() / b.double().abs().max().clamp(min=1e-30)).item()
 
 def naive_norms(model, loss_fn, xs, y):
@@ -186,7 +180,9 @@ def check_naive(dev, small):
             return acc
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            tp, to_, tl = min_time(plain, dev, repeats), min_time(ours, dev, repeats), min_time(loop, dev, repeats)
+            t = hf._paired_min_times({'plain': lambda: (plain(), sync(dev)), 'ours': lambda: (ours(), sync(dev)),
+                                      'loop': lambda: (loop(), sync(dev))}, repeats)
+            tp, to_, tl = t['plain'], t['ours'], t['loop']
             ours(); gap = max(rel(p.grad, a) for p, a in zip(ps, loop()))   # same clipped sum as the loop
         rows[name] = {'B': B, 'plain_s': tp, 'dp_sparse_s': to_, 'loop_s': tl, 'loop_over_dp_sparse': tl / to_,
                       'dp_sparse_over_plain': to_ / tp, 'clipped_sum_vs_loop': gap, 'ok': gap < 1e-4}
