@@ -12,9 +12,8 @@ import torch.nn.functional as F
 from .clipping import clip_and_accumulate
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'token_mean_ce', 'causal_lm_loss', 'seq2seq_loss', 'seq_cls_loss', 'HFWrapper',
-           'trainable_outside_optimizer', 'check_frozen', 'CharTokenizer', 'arithmetic_strings', 'lm_dataset',
-           'tiny_config', 'bench_clipping']
+__all__ = ['IGNORE_INDEX', 'token_mean_ce', 'causal_lm_loss', 'seq2seq_loss', 'seq_cls_loss', 'HFWrapper', 'CharTokenizer',
+           'arithmetic_strings', 'lm_dataset', 'tiny_config', 'bench_clipping']
 
 # %% ../nbs/10c_hf.ipynb #2f50e364
 IGNORE_INDEX = -100   # Hugging Face's label value for "no loss at this position"
@@ -77,22 +76,7 @@ class HFWrapper(nn.Module):
         return _logits(out) if self.logits else out
 
 # %% ../nbs/10c_hf.ipynb #b23c586a
-def trainable_outside_optimizer(model:nn.Module,                    # the model whose per-example norms are clipped
-                                optimizer:torch.optim.Optimizer,    # the optimizer that updates (some of) its parameters
-                               )->list[str]:                        # names of params that require grad but are never updated
-    "Parameters the clipping engine clips over (they require grad) that the optimizer never updates."
-    held = {id(p) for g in optimizer.param_groups for p in g['params']}
-    return [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in held]
-
-def check_frozen(model:nn.Module, optimizer:torch.optim.Optimizer):
-    "Refuse a model whose trainable parameters are not all in the optimizer (meant frozen, but still requiring grad)."
-    bad = trainable_outside_optimizer(model, optimizer)
-    if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise ValueError(f"model has {len(bad)} parameters that require grad but are not in the optimizer ({', '.join(bad[:3])}{more}): "
-                         "per-example norms run over every trainable parameter, so the clip bound would be spent on "
-                         "parameters that are never updated. Freeze them (p.requires_grad_(False); peft's get_peft_model "
-                         "does this for the base model) or give them to the optimizer")
+from .optim import trainable_outside_optimizer, check_frozen   # chapter 08: DPOptimizer runs it when it is built
 
 # %% ../nbs/10c_hf.ipynb #8a07011b
 def _paired_min_times(fs:dict, repeats:int) -> dict:

@@ -17,7 +17,7 @@ from .subspace import Subspace, Dense
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_batch, collate_batch
 
 # %% auto #0
-__all__ = ['NOISES', 'LOSS_REDUCTIONS', 'DPOptimizer', 'PrivacyEngine']
+__all__ = ['NOISES', 'LOSS_REDUCTIONS', 'trainable_outside_optimizer', 'check_frozen', 'DPOptimizer', 'PrivacyEngine']
 
 # %% ../nbs/08_optim.ipynb #5393e714
 def _check_positive(name, v, allow_inf=False):
@@ -26,6 +26,23 @@ def _check_positive(name, v, allow_inf=False):
 
 _SUBSPACE_METHODS = ('bind', 'begin_step', 'clipped_sum', 'zeros', 'lift', 'pre_step', 'post_step',
                      'state_dict', 'load_state_dict')
+
+def trainable_outside_optimizer(model:nn.Module,                    # the model whose per-example norms are clipped
+                                optimizer:torch.optim.Optimizer,    # the optimizer that updates (some of) its parameters
+                               )->list[str]:                        # names of params that require grad but are never updated
+    "Parameters the clipping engine clips over (they require grad) that the optimizer never updates."
+    held = {id(p) for g in optimizer.param_groups for p in g['params']}
+    return [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in held]
+
+def check_frozen(model:nn.Module, optimizer:torch.optim.Optimizer):
+    "Refuse a model whose trainable parameters are not all in the optimizer (meant frozen, but still requiring grad)."
+    bad = trainable_outside_optimizer(model, optimizer)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ValueError(f"model has {len(bad)} parameters that require grad but are not in the optimizer ({', '.join(bad[:3])}{more}): "
+                         "per-example norms run over every trainable parameter, so the clip bound would be spent on "
+                         "parameters that are never updated. Freeze them (p.requires_grad_(False); peft's get_peft_model "
+                         "does this for the base model) or give them to the optimizer")
 
 class DPOptimizer:
     "Wraps a torch optimizer: per-example clipping, noise, division by the expected batch size, step, accounting."
@@ -75,6 +92,7 @@ class DPOptimizer:
         owned = {id(p) for p in model.parameters()}
         if any(id(p) not in owned for p in self.params):
             raise ValueError("optimizer holds parameters that are not in `model`: their gradients could not be clipped")
+        check_frozen(model, optimizer)   # and the reverse: trainable parameters the optimizer never updates
         missing = [m for m in _SUBSPACE_METHODS if not callable(getattr(subspace, m, None))]
         if subspace is not None and missing:   # structural: any object speaking the protocol of chapter 04 will do
             raise TypeError(f"subspace must implement the Subspace protocol (Dense, RandomFreeze, ...); "
