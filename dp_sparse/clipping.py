@@ -311,7 +311,7 @@ def recurrent_grad_samples(m:nn.Module,   # nn.RNN / nn.GRU / nn.LSTM (any layer
     n_out = 2 if cell or m.mode != 'LSTM' else 3
     cot = [None] * n_out
     for j, gj in zip(out_idx, grads): cot[j] = gj.movedim(bd if j == 0 else (0 if cell else 1), 0)
-    xb = x.movedim(bd, 0); B = xb.shape[0]
+    xb = x.movedim(bd, 0)
     full = {n: t.detach() for n, t in m.named_parameters()}
     one_fn = _lstm_cell_one if cell else _rnn_one
     def one(params, x_i, hx_i, cot_i):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier
-from .clipping import clip_and_accumulate, per_example_grad_norms, validate_model, _rel_gap
+from .clipping import clip_and_accumulate, validate_model, _rel_gap
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
 from .subspace import Subspace, Dense
