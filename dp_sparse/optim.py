@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier
+from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier, _real
 from .clipping import clip_and_accumulate, validate_model, _rel_gap
 from .noise import IIDNoise, BSRNoise
 from .bsr import sqrt_coeffs, sensitivity
@@ -362,10 +362,8 @@ def _batch_size_of(data_loader) -> int:
 NOISES: tuple = ('iid', 'bsr', 'bsr-cyclic')   # make_private(noise=...): DP-SGD, amplified BSR, BSR in a fixed cyclic order
 
 def _check_real(name, v, lo=0.0, hi=math.inf):
-    "v must be a real number (not bool, not a string) with lo < v < hi."
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
-    if not lo < v < hi: raise ValueError(f"{name} must be in ({lo:g}, {hi:g}), got {v!r}")
+    "v must be a real number (chapter 00's type check: not bool, not a string, not NaN) with lo < v < hi."
+    if not lo < _real(name, v) < hi: raise ValueError(f"{name} must be in ({lo:g}, {hi:g}), got {v!r}")
 
 @patch
 def make_private(self:PrivacyEngine,
