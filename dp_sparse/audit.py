@@ -19,6 +19,7 @@ from .subspace import MaskedSubspace, LowRankSparse
 from .optim import PrivacyEngine
 from .accounting import RDPAccountant, PLDAccountant
 from .train import TrainConfig, SUBSPACES, NOISES, ConfigError, make_model, evaluate, _device, preflight
+from .cli import _flag, _error
 
 # %% auto #0
 __all__ = ['THREATS', 'audit_p_value', 'epsilon_lower_bound', 'epsilon_ceiling', 'guess_grid', 'best_guesses', 'CanaryModel',
@@ -316,16 +317,15 @@ def _audit_run(args)->int:
     try:   # every setting first, the data-dependent ones too (chapter 10's preflight: batch size <= N, epsilon reachable, ...)
         cfg = TrainConfig(**kw); _check_audit(cfg, args.canaries, args.threat, args.confidence, args.noise_seed)
         preflight(cfg)
-    except ValueError as e:   # a ConfigError names its field: written as the flag that sets it
-        msg = f"--{e.field.replace('_', '-')} {e.why}" if isinstance(e, ConfigError) else _flagged(str(e))
-        print(f"dp_sparse audit: error: {msg}", file=sys.stderr); return 2
+    except ConfigError as e: return _error('audit', _flag(e.field), e.why)   # chapter 10b's one line naming the flag
+    except ValueError as e: print(f"dp_sparse audit: error: {_flagged(str(e))}", file=sys.stderr); return 2
     try:   # the canaries add examples: a target reachable for the data alone may still not be for data + canaries
         r = audit(cfg, args.canaries, args.threat, args.confidence, noise_seed=args.noise_seed,
                   progress=not (args.quiet or args.json))
     except ValueError as e:
         if 'reaches epsilon' not in str(e): raise
-        print(f"dp_sparse audit: error: --epsilon {cfg.epsilon!r} cannot be reached with {args.canaries} canaries added: "
-              "relax --epsilon or --delta", file=sys.stderr); return 2
+        return _error('audit', '--epsilon', f"{cfg.epsilon!r} cannot be reached with {args.canaries} canaries added: "
+                      "relax --epsilon or --delta")
     if args.json: print(json.dumps(asdict(r)))
     else:
         print(f"claimed epsilon {r.claimed_epsilon:.3f} | audited lower bound {r.lower_bound:.3f} at {r.confidence:g} "
