@@ -5,25 +5,29 @@ Markdown cells are copied; code cells are shown as ```python blocks with their t
 cells carrying `#| hide` (or the nbdev_export call). Links to chapter notebooks point into nbs/.
 `python tools/readme.py --check` exits 1 when README.md is out of date (CI runs it).
 """
-import json, re, sys
+import re, sys
 from pathlib import Path
+from execnb.nbio import read_nb
+from nbdev.process import extract_directives, first_code_ln
 
 root = Path(__file__).resolve().parent.parent
 
-def _hidden(src):
-    return bool(re.search(r'^\s*#\s*\|\s*hide\b', src, re.M)) or 'nbdev_export(' in src
+def _hidden(cell):
+    return 'hide' in extract_directives(cell, remove=False) or 'nbdev_export(' in cell.source
 
 def render(nb_path=root/'nbs'/'index.ipynb'):
-    nb = json.loads(Path(nb_path).read_text())
+    nb = read_nb(nb_path)
     parts = []
-    for c in nb['cells']:
-        src = ''.join(c['source'])
-        if c['cell_type'] == 'markdown':
+    for c in nb.cells:
+        src = c.source
+        if c.cell_type == 'markdown':
             src = re.sub(r'\]\((\d\w*_\w+)\.ipynb\)', r'](nbs/\1.ipynb)', src)
             src = re.sub(r'^> ', '', src, count=1, flags=re.M) if src.startswith('> ') else src
             parts.append(src)
-        elif c['cell_type'] == 'code' and not _hidden(src):
-            code = '\n'.join(l for l in src.splitlines() if not re.match(r'^\s*#\s*\|', l))
+        elif c.cell_type == 'code' and not _hidden(c):
+            lines = src.splitlines()
+            n = first_code_ln(lines)                          # where nbdev's directive lines end (None: no code)
+            code = '\n'.join(lines[len(lines) if n is None else n:])
             parts.append(f'```python\n{code}\n```')
             for o in c.get('outputs', []):
                 txt = o.get('text') or o.get('data', {}).get('text/plain')

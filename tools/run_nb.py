@@ -8,21 +8,15 @@ saved outputs are refreshed) keep the outputs they had. A failing cell stops the
 traceback and the notebook is not written. `nbdev_clean` is run on each notebook afterwards so
 git stays clean.
 """
-import argparse, re, sys, time, subprocess
+import argparse, sys, time, subprocess
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
+from nbdev.process import extract_directives
 
-_directive = re.compile(r'^\s*#\s*\|\s*([\w-]+)', re.M)
-
-def _flags(src):
-    "Directive names at the top of a cell, e.g. {'slow', 'export'}"
-    out = set()
-    for line in src.splitlines():
-        m = _directive.match(line)
-        if not m: break
-        out.add(m.group(1))
-    return out
+def _flags(cell):
+    "Directive names at the top of a code cell, as nbdev reads them, e.g. {'slow', 'export'}"
+    return set(extract_directives(cell, remove=False))
 
 def run(path, skip=()):
     path = Path(path).resolve()
@@ -32,7 +26,7 @@ def run(path, skip=()):
     def pre(cell):
         if cell.cell_type != 'code': return True
         if 'nbdev_export(' in cell.source: return True
-        if _flags(cell.source) & set(skip): return True
+        if _flags(cell) & set(skip): return True
         cell.outputs = []
         return False
     t = time.time()
