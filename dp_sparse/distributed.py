@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_distributed.ipynb #5d8b49dc
 from __future__ import annotations
-import hashlib, math, os, secrets, signal, socket, tempfile, time, warnings
+import hashlib, math, os, secrets, socket, tempfile, time, warnings
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Callable
@@ -343,7 +343,8 @@ def _rank_device(cfg:TrainConfig, rank:int)->torch.device:
     if want == 'auto': want = 'cuda' if torch.cuda.is_available() else 'cpu'
     return torch.device('cuda', rank) if want.startswith('cuda') else torch.device(want)
 
-def _train_rank(rank:int, world:int, cfg:dict, result_path:str|None, progress:bool, fault:tuple|None, autocast:bool):
+def _train_rank(rank:int, world:int, cfg:dict, result_path:str|None, progress:bool, autocast:bool,
+                epoch_hook:Callable|None=None):   # epoch_hook(epoch, metrics) on this rank, after the sync check
     "One rank of train_distributed: train() with the distributed optimizer and loader; rank 0 saves the result."
     cfg = TrainConfig(**cfg); cfg.device = str(_rank_device(cfg, int(os.environ.get('LOCAL_RANK', rank))))
     held = {}
@@ -355,7 +356,7 @@ def _train_rank(rank:int, world:int, cfg:dict, result_path:str|None, progress:bo
                 sharded)
     def on_epoch_end(epoch, m):
         check_in_sync(held['model'])                       # identical updates: the replicas must not drift
-        if fault is not None and tuple(fault) == (rank, epoch): os.kill(os.getpid(), signal.SIGKILL)   # tests only
+        if epoch_hook is not None: epoch_hook(epoch, m)
     res = train(cfg, on_epoch_end, progress=progress and rank == 0, wrap=wrap, save=rank == 0)
     res.update(processes=world)
     if rank == 0 and result_path: torch.save({**res, 'model': {k: v.cpu() for k, v in res['model'].state_dict().items()}}, result_path)
@@ -366,7 +367,6 @@ def train_distributed(cfg:TrainConfig,         # the run, exactly as for train()
                       progress:bool=True,      # tqdm bar on rank 0
                       timeout_s:float=120,     # collective timeout in seconds: a stalled peer fails the run after it
                       autocast:bool=False,     # bf16 autocast in clipping (norms, sums and noise stay float32)
-                      fault:tuple|None=None,   # (rank, epoch): that rank SIGKILLs itself after that epoch (tests)
                      )->dict|None:             # train()'s result on rank 0 (or from the spawned rank 0); None on others
     "train(cfg) on several processes: spawned here with gloo/nccl, or this process's part of a torchrun job."
     cfg.validate()
@@ -375,162 +375,13 @@ def train_distributed(cfg:TrainConfig,         # the run, exactly as for train()
         local = int(os.environ.get('LOCAL_RANK', 0))
         if backend == 'nccl': torch.cuda.set_device(local)
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
-        try: res = _train_rank(dist.get_rank(), dist.get_world_size(), asdict(cfg), None, progress, fault, autocast)
+        try: res = _train_rank(dist.get_rank(), dist.get_world_size(), asdict(cfg), None, progress, autocast)
         finally: dist.destroy_process_group()
         return res if int(os.environ['RANK']) == 0 else None
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'result.pt')
-        launch(_train_rank, (asdict(cfg), path, progress, fault, autocast), processes, backend, timeout_s)
+        launch(_train_rank, (asdict(cfg), path, progress, autocast), processes, backend, timeout_s)
         r = torch.load(path, map_location='cpu', weights_only=True)   # tensors and plain values only: nothing unpickled runs
     model = make_model(cfg.model, load_dataset(cfg.dataset, seed=cfg.seed)[0].tensors[0].shape[1], 10, cfg.width)
     model.load_state_dict(r['model'])
     return {**r, 'model': model}
-
-# %% ../nbs/11_distributed.ipynb #8ac216c5
-def _toy(seed:int=0, n:int=61):
-    "A float64 MLP 5-7-3 and n synthetic examples, identical in every process (this chapter's tests)."
-    g = torch.Generator().manual_seed(seed)
-    x, y = torch.randn(n, 5, generator=g, dtype=torch.float64) * 2, torch.randint(0, 3, (n,), generator=g)
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double(), torch.utils.data.TensorDataset(x, y)
-
-def _seeded(cls=PrivacyEngine, **kw):
-    "cls(seed=5, noise_seed=5): reproducible noise for comparing runs (the noise_seed warning silenced: tests only)."
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='.*noise_seed.*')
-        return cls(seed=5, noise_seed=5, **kw)
-
-def _toy_run(engine, noise:str, method:str, epochs:int=2, hook:Callable|None=None):
-    "make_private with `engine` on _toy (q = 13/61, sigma 1.1, C 0.5, momentum 0.9) and `epochs` passes."
-    model, ds = _toy()
-    sub = RandomFreeze(0.5, seed=3) if method == 'freeze' else None
-    base = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-    model, opt, dl = engine.make_private(model, base, torch.utils.data.DataLoader(ds, batch_size=13), epochs=epochs,
-                                         max_grad_norm=0.5, target_delta=1e-5, noise_multiplier=1.1, noise=noise, subspace=sub)
-    if hook is not None: hook(opt)
-    for _ in range(epochs):
-        for x, y in dl: opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
-    return model, opt
-
-def _flat(model:nn.Module)->Tensor: return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-# %% ../nbs/11_distributed.ipynb #11608517
-class _ZeroNoise:
-    "Test scaffolding: a noise source that adds nothing (the shares are added before the all-reduce instead)."
-    std, step, _seed = 0.0, 0, 0
-    def sample(self, like): return [torch.zeros_like(t) for t in like]
-    def reset_buffers(self): pass
-
-def _noise_steps(opt, steps:int)->Tensor:
-    "(steps, d) parameter changes of `steps` steps on empty batches: pure noise."
-    model, ds = _toy(); x, y = ds.tensors
-    out = []
-    for _ in range(steps):
-        before = _flat(opt.model).clone()
-        opt.zero_grad(); opt.clip_and_accumulate(x[:0], y[:0]); opt.step()
-        out.append(_flat(opt.model) - before)
-    return torch.stack(out)
-
-def _variance_run(rank:int, world:int, scheme:str, steps:int)->Tensor:
-    "Empty-batch steps with noise 'shared' (ours), or as independent 'shares' of std sigma*C/sqrt(W), or 'shares_bug' (std sigma*C each)."
-    model, _ = _toy()
-    opt = DistributedDPOptimizer(torch.optim.SGD(model.parameters(), lr=1.0), model, noise_multiplier=2.0,
-                                 max_grad_norm=0.5, expected_batch_size=4.0, sample_rate=0.1, seed=7,
-                                 unchecked_batches=True)
-    if scheme != 'shared':
-        share = 2.0 * 0.5 / (math.sqrt(world) if scheme == 'shares' else 1.0)
-        g = torch.Generator().manual_seed(1000 + rank)   # independent per rank
-        opt.noise = _ZeroNoise()
-        reduce = opt._reduce_sums
-        opt._reduce_sums = lambda s: reduce([t + share * torch.randn(t.shape, generator=g, dtype=t.dtype) for t in s])
-    return _noise_steps(opt, steps)
-
-# %% ../nbs/11_distributed.ipynb #9aa35a44
-def _caught(fn)->str|None:
-    "The message of the exception fn() raises, or None."
-    try: fn(); return None
-    except Exception as e: return f"{type(e).__name__}: {e}"
-
-def _selftest(rank:int, world:int, path:str, train_cfg:dict|None=None, variance_steps:int=400):
-    "This chapter's multi-process checks in every rank (rank 0 saves the results), then train_cfg with rank 1 killed."
-    out = {}
-    for noise in ('iid', 'bsr'):
-        for method in ('dense', 'freeze'):
-            model, opt = _toy_run(_seeded(DistributedPrivacyEngine), noise, method)
-            flat = _flat(model); every = [torch.empty_like(flat) for _ in range(world)]; dist.all_gather(every, flat)
-            out[noise, method] = dict(params=flat, same_on_all_ranks=all(torch.equal(f, flat) for f in every),
-                                      epsilon=opt.accountant.epsilon(1e-5), steps=opt.steps_taken)
-    def no_reduce(opt): opt._reduce_sums = lambda s: s               # planted bug: every rank steps on its shard only
-    out['no_reduce'] = _flat(_toy_run(_seeded(DistributedPrivacyEngine), 'iid', 'dense', hook=no_reduce)[0])
-    for scheme in ('shared', 'shares', 'shares_bug'): out['var', scheme] = _variance_run(rank, world, scheme, variance_steps)
-    eng = DistributedPrivacyEngine(seed=None); seeds = [None] * world
-    dist.all_gather_object(seeds, (eng.seed, eng._secret_root)); out['secret_seeds'] = seeds
-    def plain_engine_run(share:bool):
-        "Each rank's own PrivacyEngine (own secret root, as train() builds it), shared or not, then one epoch."
-        model, ds = _toy()
-        _, opt, dl = PrivacyEngine(seed=5).make_private(model, torch.optim.SGD(model.parameters(), lr=0.2),
-            torch.utils.data.DataLoader(ds, batch_size=13), epochs=1, max_grad_norm=0.5, target_delta=1e-5, noise_multiplier=1.1)
-        if share: share_secret_streams(opt, dl)
-        sh = ShardedDPDataLoader(dl.dataset, dl.batch_sampler, rank, world)
-        opt = DistributedDPOptimizer.adopt(opt, data_loader=sh)
-        for x, y in sh: opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
-        return _flat(model)
-    flat = plain_engine_run(True); every = [torch.empty_like(flat) for _ in range(world)]; dist.all_gather(every, flat)
-    out['shared_streams_same'] = all(torch.equal(f, flat) for f in every)
-    model, ds = _toy(); x, y = ds.tensors
-    mk = lambda **kw: DistributedDPOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), model, noise_multiplier=1.0,
-                                             max_grad_norm=0.5, expected_batch_size=6.0, sample_rate=0.1,
-                                             unchecked_batches=True, **kw)
-    errs = {'noise_seed': _caught(lambda: mk(seed=rank)),            # a different noise stream per rank
-            'engine_seed': _caught(lambda: DistributedPrivacyEngine(seed=rank)),
-            'engine_noise_seed': _caught(lambda: _seeded(DistributedPrivacyEngine) if rank == 0 else
-                                         DistributedPrivacyEngine(seed=5, noise_seed=6)),   # warns on rank 1: tests only
-            'secure': _caught(lambda: DistributedPrivacyEngine(secure_mode=True)),
-            'unshared': _caught(lambda: plain_engine_run(False))}   # each rank its own secret root: refused
-    opt = mk(seed=7, subspace=RandomFreeze(0.5, schedule='constant', seed=rank), steps_per_epoch=5)   # masks differ
-    errs['masks'] = _caught(lambda: (opt.zero_grad(), opt.clip_and_accumulate(x[:3], y[:3]), opt.step()))
-    short = dist.new_group(backend='gloo', timeout=timedelta(seconds=1))
-    opt = mk(seed=7, group=short)
-    if rank == 1: time.sleep(2.5)                                     # a peer stalled past the 1 s timeout
-    t0 = time.time(); errs['stall'] = _caught(lambda: (opt.zero_grad(), opt.clip_and_accumulate(x[:3], y[:3]), opt.step()))
-    errs['stall_s'] = time.time() - t0
-    every = [None] * world; dist.all_gather_object(every, errs); out['errors'] = every
-    if rank == 0: torch.save(out, path)
-    dist.barrier()
-    if train_cfg is not None: _train_rank(rank, world, train_cfg, None, False, (1, 2), False)   # rank 1 dies after epoch 2
-
-# %% ../nbs/11_distributed.ipynb #e34902ef
-def _bench(rank:int, world:int, path:str, model_name:str, width:int, batch_size:int, steps:int, threads:int|None=None,
-           device:str='cpu'):
-    "Examples per second of DP steps (Poisson batches of expected size batch_size from digits) over `world` processes."
-    if threads is not None: torch.set_num_threads(threads)
-    dev = torch.device('cuda', rank) if device == 'cuda' else torch.device(device)
-    train_ds, _ = load_dataset('digits')
-    torch.manual_seed(0)
-    model = make_model(model_name, train_ds.tensors[0].shape[1], 10, width).to(dev)
-    model, opt, dl = DistributedPrivacyEngine(seed=0).make_private(
-        model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-        torch.utils.data.DataLoader(train_ds, batch_size=batch_size), epochs=1000, max_grad_norm=1.0,
-        target_delta=1e-5, noise_multiplier=1.0)
-    def batches():
-        while True: yield from dl
-    it, seen = batches(), 0
-    for t in range(3 + steps):                     # 3 warm-up steps, not timed
-        if t == 3: dist.barrier(); t0 = time.perf_counter()
-        x, y = (t.to(dev) for t in next(it))
-        if t >= 3: seen += len(y)
-        opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
-    dist.barrier(); secs = time.perf_counter() - t0
-    n = torch.tensor([seen], dtype=torch.float64, device=_comm_device(None, dev)); dist.all_reduce(n)
-    if rank == 0: torch.save(dict(examples=int(n.item()), seconds=secs, threads=torch.get_num_threads()), path)
-
-def _throughput(processes:int, model_name:str, width:int, batch_size:int, steps:int, threads:int|None=None,
-                device:str='cpu')->dict:
-    "Run _bench on `processes` spawned processes (gloo on CPU, nccl on GPUs); examples/s of the timed steps."
-    with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, 'bench.pt')
-        launch(_bench, (p, model_name, width, batch_size, steps, threads, device), processes,
-               'nccl' if device == 'cuda' else 'gloo')
-        r = torch.load(p, weights_only=True)
-    return {**r, 'processes': processes, 'examples_per_s': r['examples'] / r['seconds']}
