@@ -23,7 +23,7 @@ __all__ = ['Rule', 'RULES', 'RECURRENT', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNo
            'recurrent_grad_samples', 'LayerCall', 'capture_layers', 'validate_model', 'per_example_grad_norms',
            'clip_factors', 'clipped_sum', 'clip_and_accumulate', 'fix_model']
 
-# %% ../nbs/01_clipping.ipynb #9ff422bc
+# %% ../nbs/01_clipping.ipynb #276717cb
 class SqNorm(NamedTuple):
     "A rule's per-example squared norm (B,) of one parameter, returned instead of its gradient (ghost norm)."
     value: Tensor
@@ -44,6 +44,7 @@ def register_rule(*types:type|str,         # nn.Module subclasses this rule serv
         return fn
     return deco
 
+# %% ../nbs/01_clipping.ipynb #098b4aaa
 # Functions a subclass may override without changing what `forward` computes (construction, init, printing).
 _NOT_FORWARD = frozenset({'__init__', 'reset_parameters', 'extra_repr', '__repr__', '__setstate__', '__getstate__',
                           '_load_from_state_dict', '_save_to_state_dict'})
@@ -125,7 +126,7 @@ def hf_conv1d_rule(m:nn.Module, # Hugging Face's Conv1D (GPT-2): y = x W + b, we
     w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(*a.shape[1:], g.shape[2]) else seq_weight_grad(a, g).transpose(1, 2)
     return {'weight': w, 'bias': g.sum(1)}
 
-# %% ../nbs/01_clipping.ipynb #67f43f7c
+# %% ../nbs/01_clipping.ipynb #f31a5968
 def _conv_pad(m:nn.Conv1d|nn.Conv2d) -> list[int]:
     "The layer's padding in F.pad order (last dim first, before/after)."
     if m.padding == 'valid': per = [(0, 0)] * len(m.kernel_size)
@@ -143,6 +144,7 @@ def conv_unfold(m:nn.Conv1d|nn.Conv2d, # the layer
     if isinstance(m, nn.Conv1d): a, k, s, d = a.unsqueeze(-2), (1, *k), (1, *s), (1, *d)
     return F.unfold(a, k, dilation=d, stride=s)
 
+# %% ../nbs/01_clipping.ipynb #0f3a4650
 def conv_weight_grad(m:nn.Conv1d|nn.Conv2d, # the layer
                      a:Tensor,              # (B, C_in, *spatial) input
                      g:Tensor,              # (B, C_out, *out_spatial) output gradient
@@ -173,7 +175,7 @@ def conv_rule(m:nn.Conv1d|nn.Conv2d, # the layer
     else: w = conv_weight_grad(m, a, g)
     return {'weight': w} if m.bias is None else {'weight': w, 'bias': g.reshape(B, g.shape[1], -1).sum(-1)}
 
-# %% ../nbs/01_clipping.ipynb #b7ea6154
+# %% ../nbs/01_clipping.ipynb #4ef011fc
 @register_rule(nn.Embedding)
 def embedding_rule(m:nn.Embedding, # the layer
                    a:Tensor,       # (B, ...) integer token ids
@@ -194,6 +196,7 @@ def embedding_rule(m:nn.Embedding, # the layer
     gs = g.new_zeros(B, m.num_embeddings, g.shape[-1])
     return {'weight': gs.scatter_add_(1, ids.unsqueeze(-1).expand_as(g), g)}
 
+# %% ../nbs/01_clipping.ipynb #1adc6b5f
 @register_rule(nn.LayerNorm)
 def layer_norm_rule(m:nn.LayerNorm, # the layer
                     a:Tensor,       # (B, ..., *normalized_shape) input
@@ -253,7 +256,7 @@ def func_grad_samples(m:nn.Module,     # the module, run with its own forward
     out = torch.func.vmap(one, in_dims=(None, dims, 0))(params, flat, tuple(grads))
     return {n[2:]: v for n, v in out.items()}
 
-# %% ../nbs/01_clipping.ipynb #06f2d4a4
+# %% ../nbs/01_clipping.ipynb #80355d28
 def _rnn_one(m:nn.RNNBase, p:dict, x:Tensor, hx):
     """The recurrence of `m` for ONE example, unrolled with plain tensor ops (PyTorch's own gate formulas and weight
     layout): x (T, d), hx (L*D, H) or (h, c) or None -> (output (T, D*H), h_n (L*D, H)) or (output, (h_n, c_n))."""
@@ -291,6 +294,7 @@ def _lstm_cell_one(m:nn.LSTMCell, p:dict, x:Tensor, hx):
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
 
+# %% ../nbs/01_clipping.ipynb #2dc6ce64
 RECURRENT = (nn.RNNBase, nn.LSTMCell)   # fused kernels torch.func cannot batch (LSTMCell: it mis-batches lstm_cell)
 
 def recurrent_grad_samples(m:nn.Module,   # nn.RNN / nn.GRU / nn.LSTM (any layers, directions, batch_first) or nn.LSTMCell
@@ -324,7 +328,7 @@ def recurrent_grad_samples(m:nn.Module,   # nn.RNN / nn.GRU / nn.LSTM (any layer
     hx_dims = None if hx is None else (tuple(0 for _ in hx) if isinstance(hx, tuple) else 0)
     return torch.func.vmap(one, in_dims=(None, 0, hx_dims, cot_dims))({n: full[n] for n in names}, xb, hx, tuple(cot))
 
-# %% ../nbs/01_clipping.ipynb #32cce136
+# %% ../nbs/01_clipping.ipynb #bb688421
 REFUSED: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants
 
 def _suspect(m:nn.Module) -> bool:
@@ -361,6 +365,7 @@ def _check_supported(model:nn.Module):
     if len(probs) == 1: raise ValueError(probs[0])
     if probs: raise ValueError("the model cannot be clipped exactly:\n- " + "\n- ".join(probs))
 
+# %% ../nbs/01_clipping.ipynb #aad87171
 def _own_params(m:nn.Module) -> list[tuple[str, nn.Parameter]]:
     "The module's own (not its children's) trainable parameters."
     return [(n, p) for n, p in m.named_parameters(recurse=False) if p.requires_grad]
@@ -392,6 +397,7 @@ def _trainable_modules(model:nn.Module) -> tuple[list, set]:
     walk(model)
     return [m for m in model.modules() if has[id(m)]], pids
 
+# %% ../nbs/01_clipping.ipynb #0d8de96d
 # additions through which a batch-less layer's output (a position embedding) meets the batch
 _ADDS = frozenset({torch.add, Tensor.add, Tensor.add_, Tensor.__add__, Tensor.__radd__, Tensor.__iadd__})
 
@@ -423,6 +429,7 @@ class _ParamUses(TorchFunctionMode):
             cap.tag(out)
         return out
 
+# %% ../nbs/01_clipping.ipynb #2596471a
 class capture_layers:
     """Context manager recording every call of every module of `model` holding a trainable parameter into `.calls`,
     and every read of a trainable parameter by a torch function, with the module calls active then, into `.uses`."""
@@ -477,7 +484,7 @@ class capture_layers:
         self._handles, self.recording, self._keep = [], False, []
         return False
 
-# %% ../nbs/01_clipping.ipynb #b6434b68
+# %% ../nbs/01_clipping.ipynb #a2fc4b86
 def _acc_dtype(dt:torch.dtype) -> torch.dtype:
     "Norms accumulate in at least float32 (bf16/fp16 models), float64 stays float64."
     return torch.promote_types(dt, torch.float32) if dt.is_floating_point else torch.float32
@@ -516,6 +523,7 @@ def _batched(c:LayerCall, B:int) -> bool:
     return (c.from_batch and first is not None and first.dim() > 0 and first.shape[0] == B
             and all(len(s) > 0 and s[0] == B for s, _ in c.metas))
 
+# %% ../nbs/01_clipping.ipynb #9a6a4c93
 def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int, trained:set|None=None) -> list:
     """Per call, the [(name, param)] it must produce per-example gradients for, and whether a rule may do it.
 
@@ -552,6 +560,7 @@ def _assign_params(model:nn.Module, calls:list, stacks:dict, B:int, trained:set|
                 todo[j][0].append(({id(q): n for n, q in mod.named_parameters() if q.requires_grad}[pid], p)); todo[j][1] = False
     return todo
 
+# %% ../nbs/01_clipping.ipynb #1576b888
 @functools.lru_cache(maxsize=None)   # asked for every layer call of every step; a rule's signature never changes
 def _takes_masks(rule) -> bool:
     "Whether a rule declares a `masks` argument (and so computes masked ghost norms itself)."
@@ -576,6 +585,7 @@ def _check_state(model:nn.Module, before:list):
     raise ValueError("the model's forward removed or replaced parameters or buffers: state written from the batch "
                      "reaches checkpoints and the released model without noise")
 
+# %% ../nbs/01_clipping.ipynb #231e9a93
 def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
     """One forward under the hooks and one `autograd.grad` of the summed per-example losses.
 
@@ -616,6 +626,7 @@ def _layer_calls(model, loss_fn, x, y, keep_graph:bool) -> tuple:
         calls.append((c, gs, plist, rule_ok))
     return losses, calls
 
+# %% ../nbs/01_clipping.ipynb #4b52e141
 def _rebatch(c:LayerCall, g:Tensor, gs:Tensor|None, B:int) -> LayerCall|None:
     """A batch-less call (output (1, ...) or (B, ...) from a buffer) whose output meets the batch only through one
     addition `h = x + out`: example i's gradient of the output is row i of dL/dh, so the call is re-read as a batched one
@@ -632,6 +643,7 @@ def _full_precision(device:torch.device):
     "Autocast off: the engine's own arithmetic (rules, norms, sums) runs in the dtypes it chooses, never in bf16/fp16."
     return torch.autocast(device.type, enabled=False) if device.type in ('cpu', 'cuda') else contextlib.nullcontext()
 
+# %% ../nbs/01_clipping.ipynb #bfc3a2b3
 def _per_example(model, loss_fn, x, y, rules, masks, keep_graph:bool) -> _PerExample:
     _check_supported(model)
     masks = _check_masks(model, masks)
@@ -674,7 +686,7 @@ def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
     for v in gs_all.values(): sq += v.reshape(B, -1).square().sum(1)
     return _PerExample(sq.sqrt(), losses, gs_all, ghost_calls, low)
 
-# %% ../nbs/01_clipping.ipynb #e3674ba0
+# %% ../nbs/01_clipping.ipynb #f155baa3
 @contextmanager
 def _deterministic(model:nn.Module):
     "Dropout modules off and the RNG state restored afterwards, so that a probe's runs are comparable and leave no trace."
@@ -700,6 +712,7 @@ def _restore(model:nn.Module, snap:dict):
         if cur is not None and cur.shape == t.shape and cur.dtype == t.dtype: cur.copy_(t)
         elif k in m._buffers: m._buffers[k] = t
 
+# %% ../nbs/01_clipping.ipynb #56969353
 def validate_model(model:nn.Module,    # the model to train privately
                    loss_fn:Callable,   # (outputs, targets) -> (B,) per-example losses
                    x:Tensor|tuple,     # a probe batch (B >= 1; the first `probe` examples are used)
@@ -752,6 +765,7 @@ def validate_model(model:nn.Module,    # the model to train privately
                                  "pass rules={} (torch.func everywhere) or register a rule for it")
     if probs: raise ValueError("the model cannot be clipped exactly:\n- " + "\n- ".join(probs))
 
+# %% ../nbs/01_clipping.ipynb #7668dfe7
 _VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> {(loss key, rules id)} probed already
 
 def _first_use_probe(model, loss_fn, x, y, rules):
