@@ -13,9 +13,11 @@ from torch import Tensor
 from .clipping import clip_and_accumulate
 
 # %% auto #0
-__all__ = ['BENCH_METHODS', 'STUDY_METHODS', 'PUBLIC_FRACTION', 'STUDY', 'QUICK', 'ROW_FIELDS', 'TinyBlock', 'bench_models',
-           'peak_bytes', 'time_step', 'bench_clipping', 'rows_table', 'study_configs', 'cell_key', 'run_study',
-           'summarize', 'plot_study', 'bench_method_steps']
+__all__ = ['BENCH_METHODS', 'STUDY_METHODS', 'PUBLIC_FRACTION', 'STUDY', 'QUICK', 'ROW_FIELDS', 'VAL_FRACTION', 'M1D', 'DIG',
+           'DEFAULT_HP', 'TUNED', 'OPACUS_AT', 'TinyBlock', 'bench_models', 'peak_bytes', 'time_step', 'bench_clipping',
+           'rows_table', 'study_configs', 'cell_key', 'run_study', 'summarize', 'plot_study', 'holdout', 'train_val',
+           'opacus_train', 'choose', 'write_rows', 'read_rows', 'tuning_epsilon', 'tune_and_run', 'tuned_study',
+           'bench_method_steps']
 
 # %% ../nbs/12_benchmarks.ipynb #e1966642
 class TinyBlock(nn.Module):
@@ -197,7 +199,7 @@ def rows_table(rows:list[dict]) -> str:
     return "\n".join(out)
 
 # %% ../nbs/12_benchmarks.ipynb #40c92fb9
-import csv, dataclasses, hashlib, json, math, os, tempfile, warnings
+import contextlib, csv, dataclasses, hashlib, json, math, os, tempfile, warnings
 from pathlib import Path
 from .train import TrainConfig, train, SUBSPACES, make_model
 from .data import load_dataset, public_private_split
@@ -233,14 +235,17 @@ def study_configs(methods=STUDY_METHODS,  # --method names (keys of train.SUBSPA
     if not cfgs: raise ValueError("the grid is empty: every one of methods, noises, epsilons, datasets, seeds needs a value")
     return cfgs
 
-def cell_key(cfg:TrainConfig)->str:
-    "16 hex digits naming a cell: a hash of every field that changes the result (not device/out/resume)."
+def cell_key(cfg:TrainConfig, val_fraction:float=0.0, runner:str='dp_sparse')->str:
+    "16 hex digits naming a cell: a hash of every field that changes the result (not device/out/resume), the validation split and the runner."
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('device', 'out', 'resume')}
+    if val_fraction: d['val_fraction'] = val_fraction   # absent when 0: the keys of the plain study stay what they were
+    if runner != 'dp_sparse': d['runner'] = runner
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/12_benchmarks.ipynb #83c1c3c9
-ROW_FIELDS = ('dataset', 'method', 'noise', 'target_epsilon', 'seed', 'test_accuracy', 'epsilon', 'noise_multiplier',
-              'noise_dim', 'dim', 'steps', 'epochs', 'wall_time_s', 'key')
+ROW_FIELDS = ('dataset', 'model', 'width', 'method', 'noise', 'target_epsilon', 'seed', 'lr', 'max_grad_norm', 'batch_size',
+              'epochs', 'val_fraction', 'val_accuracy', 'test_accuracy', 'epsilon', 'noise_multiplier', 'noise_dim', 'dim',
+              'steps', 'wall_time_s', 'key')
 
 def _write_json(path:Path, obj):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
@@ -265,6 +270,9 @@ def run_study(out:str|Path,                  # directory for cells/, results.csv
               quick:bool=False,              # the small grid (used when cfgs is None)
               progress:bool=True,            # a tqdm bar over cells
               train_fn=None,                 # train(cfg, progress=False) -> dict; default dp_sparse.train.train
+              val_fraction:float=0.0,        # > 0: train on the training set minus this validation split (`holdout`), report val_accuracy
+              runner:str='dp_sparse',        # the name of train_fn in the rows' method column and the key ('opacus': method='opacus')
+              csv_name:str='results.csv',    # the CSV written into out
              )->list[dict]:                  # one row per cell (ROW_FIELDS), in grid order
     "Run (or re-read from cache) every cell; write results.csv. Interrupt it at any point and run it again to resume."
     from tqdm.auto import tqdm
@@ -274,17 +282,20 @@ def run_study(out:str|Path,                  # directory for cells/, results.csv
     rows = []
     bar = tqdm(cfgs, desc='dp_sparse bench', disable=not progress)
     for cfg in bar:
-        key = cell_key(cfg); path = out / 'cells' / f'{key}.json'
+        key = cell_key(cfg, val_fraction, runner); path = out / 'cells' / f'{key}.json'
         row = _read_cell(path, key) if path.exists() else None
         if row is None:
-            r = train_fn(cfg, progress=False)
-            row = {**{k: r.get(k) for k in ROW_FIELDS}, 'dataset': cfg.dataset, 'method': cfg.method, 'noise': cfg.noise,
-                   'target_epsilon': cfg.epsilon, 'seed': cfg.seed, 'key': key}
+            with (holdout(val_fraction) if val_fraction else contextlib.nullcontext({})) as held:
+                r = train_fn(cfg, progress=False)
+            if val_fraction: r = {**r, 'val_accuracy': evaluate(r['model'], held['val'])['test_accuracy']}
+            row = {**{k: r.get(k) for k in ROW_FIELDS}, **{k: getattr(cfg, k) for k in ('dataset', 'model', 'width', 'noise', 'seed',
+                   'lr', 'max_grad_norm', 'batch_size', 'epochs')}, 'method': cfg.method if runner == 'dp_sparse' else runner,
+                   'target_epsilon': cfg.epsilon, 'val_fraction': val_fraction, 'key': key}
             row = {k: row[k] for k in ROW_FIELDS}
             _write_json(path, row)
         rows.append(row)
         bar.set_postfix(cell=f"{cfg.dataset}/{cfg.method}/{cfg.noise}/eps={cfg.epsilon}/s{cfg.seed}")
-    with open(out / 'results.csv', 'w', newline='') as f:
+    with open(out / csv_name, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=ROW_FIELDS); w.writeheader(); w.writerows(rows)
     return rows
 
@@ -325,6 +336,176 @@ def plot_study(rows:list[dict], path:str|Path|None=None):
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=120)
     return fig
+
+# %% ../nbs/12_benchmarks.ipynb #64bf22e1
+import dp_sparse.train as _train_mod
+from .train import evaluate
+
+VAL_FRACTION = 0.1      # the tuning study's validation split, carved from the training set (never the test set)
+_VAL_SEED = 7919        # the split's seed is the cell's seed + this (another permutation than the public split's)
+
+@contextlib.contextmanager
+def holdout(val_fraction:float, # fraction of the training set set aside for validation, in (0, 1)
+           ):                   # yields a dict: held['val'] is the last run's validation set
+    "Within the block, `train` sees the training set minus a validation split (the test set is unchanged)."
+    if not (isinstance(val_fraction, float) and 0 < val_fraction < 1):
+        raise ValueError(f"val_fraction must be a float in (0, 1), got {val_fraction!r}")
+    orig, held = _train_mod.load_dataset, {}
+    def load(name, seed=0, **kw):
+        tr, te = orig(name, seed=seed, **kw)
+        held['val'], rest = public_private_split(tr, val_fraction, seed=seed + _VAL_SEED)
+        return rest, te
+    _train_mod.load_dataset = load      # what preflight calls: the split happens before the public/private split
+    try: yield held
+    finally: _train_mod.load_dataset = orig
+
+def train_val(cfg:TrainConfig, val_fraction:float=VAL_FRACTION, progress:bool=False)->dict:
+    "`train(cfg)` on the training set minus a validation split; the result gains 'val_accuracy'."
+    with holdout(val_fraction) as held:
+        r = train(cfg, progress=progress)
+    return {**r, 'val_accuracy': evaluate(r['model'], held['val'])['test_accuracy']}
+
+# %% ../nbs/12_benchmarks.ipynb #99053adc
+def opacus_train(cfg:TrainConfig, progress:bool=False)->dict:
+    "Opacus 1.6's DP-SGD on the run `cfg` describes: the same private split, model, initial weights, epochs, B, lr, momentum, C and budget (RDP)."
+    import opacus
+    t0 = time.time()
+    train_ds, test_ds = _train_mod.load_dataset(cfg.dataset, seed=cfg.seed)   # inside holdout: minus the validation split
+    if cfg.public_fraction > 0: _, train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # "Secure RNG turned off", the full-backward-hook note
+        engine = opacus.PrivacyEngine(accountant='rdp')
+        model, opt, loader = engine.make_private_with_epsilon(module=model, optimizer=opt, data_loader=loader,
+            target_epsilon=cfg.epsilon, target_delta=cfg.delta, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm,
+            poisson_sampling=True, noise_generator=torch.Generator().manual_seed(cfg.seed))
+        steps = 0
+        for _ in range(cfg.epochs):
+            for x, y in loader:
+                opt.zero_grad(); nn.functional.cross_entropy(model(x), y).backward(); opt.step(); steps += 1
+        eps = float(engine.get_epsilon(cfg.delta))
+    dim = sum(p.numel() for p in model.parameters())
+    return {**evaluate(model, test_ds), 'epsilon': eps, 'noise_multiplier': opt.noise_multiplier, 'noise_dim': dim, 'dim': dim,
+            'steps': steps, 'epochs': cfg.epochs, 'wall_time_s': time.time() - t0, 'model': model._module}
+
+# %% ../nbs/12_benchmarks.ipynb #0c38cb8d
+def choose(rows:list[dict], # tuning rows: one (lr, max_grad_norm) point each, with val_accuracy
+          )->dict:          # (dataset, model, width, method, noise) -> {'lr': .., 'max_grad_norm': ..}
+    "The rule: per group, the grid point of the highest mean validation accuracy over its seeds; a tie goes to the first in grid order."
+    best = {}
+    for r in rows:
+        g = (r['dataset'], r['model'], int(r['width']), r['method'], r['noise'])
+        best.setdefault(g, {}).setdefault((float(r['lr']), float(r['max_grad_norm'])), []).append(float(r['val_accuracy']))
+    out = {}
+    for g, pts in best.items():
+        (lr, c), _ = max(pts.items(), key=lambda kv: statistics.fmean(kv[1]))   # max keeps the first of equal means
+        out[g] = dict(lr=lr, max_grad_norm=c)
+    return out
+
+def write_rows(path:str|Path, rows:list[dict]):
+    "A tidy CSV of study rows (ROW_FIELDS), written atomically."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    with os.fdopen(fd, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=ROW_FIELDS); w.writeheader(); w.writerows(rows)
+    os.replace(tmp, path)
+
+def read_rows(path:str|Path)->list[dict]:
+    "Rows of a study CSV, numbers as numbers (empty: None)."
+    def num(v):
+        if v == '': return None
+        try: return int(v)
+        except ValueError:
+            try: return float(v)
+            except ValueError: return v
+    with open(path, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+# %% ../nbs/12_benchmarks.ipynb #b3f4723b
+import numpy as np
+from .accounting import rdp_subsampled_gaussian, rdp_to_epsilon, DEFAULT_ORDERS
+
+def tuning_epsilon(sample_rate:float,      # q of one run (Poisson)
+                   noise_multiplier:float, # sigma of one run
+                   steps:int,              # steps of one run
+                   delta:float,            # target delta
+                   trials:float,           # the grid's size: runs composed, or the mean number of random trials
+                  )->dict:                 # epsilon of one run, of every run composed, of random-K tuning
+    "What tuning on private data would cost: one run, `trials` runs composed, and Papernot & Steinke's random-K tuning (geometric K, mean `trials`)."
+    a = np.array(DEFAULT_ORDERS); R = steps * rdp_subsampled_gaussian(sample_rate, noise_multiplier, a)
+    one, _ = rdp_to_epsilon(R, a, delta); composed, _ = rdp_to_epsilon(trials * R, a, delta)
+    # Papernot & Steinke 2022, Thm 2, with eta = 1 (K geometric, gamma = 1 / E[K]): for every pair of orders (l, lhat)
+    # eps'(l) = R(l) + 2 (1 - 1/lhat) R(lhat) + 2 log(E[K]) / lhat + log(E[K]) / (l - 1); lhat is free, so take the best
+    c = 2 * np.min((1 - 1 / a) * R + math.log(trials) / a)
+    tuned, _ = rdp_to_epsilon(R + math.log(trials) / (a - 1) + c, a, delta)
+    return dict(single=one, composed=composed, random_k=tuned)
+
+# %% ../nbs/12_benchmarks.ipynb #cc68f80c
+def tune_and_run(out:str|Path,          # the cell cache (bench_out/...)
+                 base:dict,             # TrainConfig fields of every cell (dataset, model, width, epochs, batch_size, ...)
+                 methods:list[str],     # --method names
+                 tune_epsilon:float,    # the budget the grid is tuned at
+                 lrs, clips,            # the grid: learning rates x clip norms
+                 epsilons, seeds,       # the budgets and seeds the chosen setting is run at
+                 noises=('iid',),       # noise kinds the chosen setting is run with (tuned with the first)
+                 log=print)->tuple[list[dict], list[dict], dict]:   # tuning rows, final rows, the choice
+    "Tune (lr, C) per method on the validation split at one budget and the first seed, then run the choice at every budget, noise and seed."
+    run = lambda cfgs, **kw: run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION, train_fn=_logged(log), **kw)
+    grid = [TrainConfig(**base, method=m, noise=noises[0], epsilon=float(tune_epsilon), seed=seeds[0], lr=float(lr),
+                        max_grad_norm=float(c)).validate() for m in methods for lr in lrs for c in clips]
+    tune_rows = run(grid); pick = choose(tune_rows)
+    g = lambda m: pick[(base['dataset'], base['model'], base['width'], m, noises[0])]
+    final = [TrainConfig(**base, method=m, noise=n, epsilon=float(e), seed=s, **g(m)).validate()
+             for m in methods for n in noises for e in epsilons for s in seeds]
+    return tune_rows, run(final), pick
+
+def _logged(log):
+    def fn(cfg, progress=False):
+        t = time.time(); r = train(cfg, progress=False)
+        log(f"{cfg.dataset}/{cfg.model}{cfg.width}/{cfg.method}/{cfg.noise}/eps={cfg.epsilon}/lr={cfg.lr}/C={cfg.max_grad_norm}/s{cfg.seed}: "
+            f"test {r['test_accuracy']:.3f} ({time.time() - t:.0f} s)")
+        return r
+    return fn
+
+# %% ../nbs/12_benchmarks.ipynb #737b7f1d
+M1D = dict(dataset='mnist1d', model='cnn', width=64, epochs=40, batch_size=512, public_fraction=PUBLIC_FRACTION)
+DIG = dict(dataset='digits', model='mlp', width=64, epochs=30, batch_size=256, public_fraction=PUBLIC_FRACTION)
+DEFAULT_HP = dict(lr=TrainConfig.lr, max_grad_norm=TrainConfig.max_grad_norm)   # what `dp_sparse train` uses: lr 0.1, C 1
+TUNED = {  # part -> (base, methods, tune at, lr grid, clip grid, budgets, seeds, noises, default-setting seeds per method)
+    'mnist1d': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (3.0, 8.0), (0, 1, 2), ('iid',), {'dense': (0, 1, 2)}),
+    'digits': (DIG, STUDY_METHODS, 1.0, (0.1, 0.3, 1.0), (0.3, 1.0, 3.0), (1.0, 2.0, 3.0, 4.0, 8.0), (0, 1, 2), ('iid', 'bsr'), {}),
+    'digits-w160': ({**DIG, 'width': 160}, ('dense', 'freeze'), 1.0, (0.1, 0.3, 1.0), (0.3, 1.0, 3.0), (1.0, 3.0), (0, 1, 2), ('iid',), None),
+    'digits-w352': ({**DIG, 'width': 352}, ('dense', 'freeze'), 1.0, (0.1, 0.3, 1.0), (0.3, 1.0, 3.0), (1.0, 3.0), (0, 1, 2), ('iid',), None),
+    'mnist1d-w128': ({**M1D, 'width': 128}, ('dense', 'freeze'), 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (1.0, 3.0), (0, 1, 2), ('iid',), None),
+    'mnist1d-eps1': (M1D, ('dense', 'freeze'), 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (1.0,), (0, 1, 2), ('iid',), None),
+    'mnist1d-wide': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (1.0, 2.0, 4.0), (0,), ('iid',), None),
+    'mnist1d-bsr': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (3.0, 8.0), (0,), ('iid', 'bsr'), None),
+}
+OPACUS_AT = ('mnist1d', (3.0, 8.0))   # Opacus beside dp_sparse's dense, with dense's tuned setting
+
+def tuned_study(out:str|Path='../bench_out/tuned', # the cell cache
+                csv_dir:str|Path='study',          # where the tables go (nbs/study: committed, small)
+                parts=tuple(TUNED),                # which parts of TUNED to run, in this order ('opacus' for Opacus)
+                log=print):
+    "Run (or re-read from the cache) the tuned study's parts; write <part>_tune.csv, <part>_final.csv, <part>_default.csv."
+    csv_dir = Path(csv_dir)
+    for part in parts:
+        if part == 'opacus':
+            d, eps = OPACUS_AT
+            pick = choose(read_rows(csv_dir / f'{d}_tune.csv'))[(M1D['dataset'], M1D['model'], M1D['width'], 'dense', 'iid')]
+            cfgs = [TrainConfig(**M1D, epsilon=e, seed=s, **pick).validate() for e in eps for s in (0, 1, 2)]
+            write_rows(csv_dir / 'opacus.csv', run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION, train_fn=opacus_train, runner='opacus'))
+            log(f"{part} done"); continue
+        base, methods, te, lrs, clips, eps, seeds, noises, dflt = TUNED[part]
+        tune_rows, final_rows, _ = tune_and_run(out, base, methods, te, lrs, clips, eps, seeds, noises, log=log)
+        write_rows(csv_dir / f'{part}_tune.csv', tune_rows); write_rows(csv_dir / f'{part}_final.csv', final_rows)
+        if dflt is not None:
+            cfgs = [TrainConfig(**base, method=m, epsilon=float(e), seed=s, **DEFAULT_HP).validate()
+                    for m in methods for e in eps for s in dflt.get(m, seeds[:1] if dflt else seeds)]
+            write_rows(csv_dir / f'{part}_default.csv', run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION, train_fn=_logged(log)))
+        log(f"{part} done")
 
 # %% ../nbs/12_benchmarks.ipynb #a3a6d402
 def bench_method_steps(methods=STUDY_METHODS, # --method names; unregistered ones are skipped
