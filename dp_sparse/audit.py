@@ -13,13 +13,12 @@ from torch import nn, Tensor
 from torch.nn import functional as F
 from scipy import stats, optimize
 from tqdm.auto import tqdm
-from fastcore.docments import docments
 from .data import load_dataset, public_private_split
 from .subspace import MaskedSubspace, LowRankSparse
 from .optim import PrivacyEngine
 from .accounting import RDPAccountant, PLDAccountant
 from .train import TrainConfig, SUBSPACES, NOISES, ConfigError, make_model, evaluate, _device, preflight
-from .cli import _flag, _error
+from .cli import _flag, _error, config_arguments, config_values, method_groups
 
 # %% auto #0
 __all__ = ['THREATS', 'audit_p_value', 'epsilon_lower_bound', 'epsilon_ceiling', 'guess_grid', 'best_guesses', 'CanaryModel',
@@ -284,16 +283,8 @@ _MECH_FLAGS = ('dataset', 'model', 'width', 'epochs', 'batch_size', 'lr', 'momen
                'select_every', 'rank', 'density', 'refresh', 'public_fraction', 'accountant', 'device', 'seed')
 
 def _audit_arguments(p:argparse.ArgumentParser):
-    "The flags of `dp_sparse audit`: the mechanism (as `train`), then the audit's own."
-    d, doc = TrainConfig(), docments(TrainConfig)
-    typ = {'dataset': str, 'model': str, 'noise': str, 'method': str, 'criterion': str, 'accountant': str, 'device': str,
-           'width': int, 'epochs': int, 'batch_size': int, 'bandwidth': int, 'select_every': int, 'rank': int,
-           'refresh': int, 'seed': int}
-    choices = {'noise': NOISES, 'method': tuple(SUBSPACES), 'threat': THREATS}
-    for f in _MECH_FLAGS:
-        default = None if f == 'epsilon' else getattr(d, f)
-        p.add_argument('--' + f.replace('_', '-'), type=typ.get(f, float), default=default, choices=choices.get(f),
-                       help=doc[f].replace('%', '%%') + f" (default: {d.epsilon if f == 'epsilon' else default})")
+    "The flags of `dp_sparse audit`: the mechanism (as `train`, generated from TrainConfig by chapter 10b), then the audit's own."
+    config_arguments(p, TrainConfig, _MECH_FLAGS, groups=method_groups())
     a = p.add_argument
     a('--canaries', type=int, default=1000, help='m, canaries each included by a fair coin, >= 100 (default: %(default)s)')
     a('--threat', choices=THREATS, default='white', help="white: gradient canaries, every noisy update observed; "
@@ -312,8 +303,7 @@ def _flagged(msg:str)->str:
 
 def _audit_run(args)->int:
     "`dp_sparse audit`: 0 when the lower bound stays at or below the claim, 1 when it exceeds it, 2 for bad input."
-    kw = {f: getattr(args, f) for f in _MECH_FLAGS}
-    if kw['epsilon'] is None and kw['noise_multiplier'] is None: kw['epsilon'] = TrainConfig().epsilon
+    kw = config_values(args, TrainConfig, _MECH_FLAGS)
     try:   # every setting first, the data-dependent ones too (chapter 10's preflight: batch size <= N, epsilon reachable, ...)
         cfg = TrainConfig(**kw); _check_audit(cfg, args.canaries, args.threat, args.confidence, args.noise_seed)
         preflight(cfg)

@@ -4,15 +4,19 @@
 
 # %% ../nbs/10b_cli.ipynb #af557ce7
 from __future__ import annotations
-import argparse, json, math, os, sys, warnings
+import argparse, dataclasses, json, math, os, sys, typing, warnings
 from pathlib import Path
+from typing import Sequence
+from fastcore.docments import docments
 import dp_sparse
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main']
+__all__ = ['EXCLUSIVE', 'COMMANDS', 'config_arguments', 'config_values', 'method_groups', 'build_parser', 'main']
 
 # %% ../nbs/10b_cli.ipynb #e6a79e54
-from .train import NOISES, TrainConfig, train, preflight, ConfigError, MODELS, SUBSPACES, CKPT, PREV, MAX_EPSILON, SIGMA_RANGE
+from .train import (NOISES, TrainConfig, train, preflight, ConfigError, MODELS, SUBSPACES, CONFIG_CHOICES, CKPT, PREV,
+                             MAX_EPSILON, SIGMA_RANGE)
+from .data import DATASETS
 
 def _flag(field:str) -> str: return '--' + field.replace('_', '-')
 
@@ -20,55 +24,70 @@ def _error(cmd:str, flag:str, why:str) -> int:
     "One line on stderr that names the flag and what it allows; exit code 2."
     print(f"dp_sparse {cmd}: error: {flag} {why}", file=sys.stderr); return 2
 
+
+# %% ../nbs/10b_cli.ipynb #e6a79e5b
+EXCLUSIVE = (('epsilon', 'noise_multiplier'),)   # give at most one flag of each pair; the first one's default applies if none
+
+def _field_type(hint):
+    "int, float, str or bool from a field's annotation (`int|None` -> int)."
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if len(args) != 1 or args[0] not in (int, float, str, bool): raise TypeError(f"no flag type for the annotation {hint!r}")
+    return args[0]
+
+def config_arguments(p:argparse.ArgumentParser,  # the parser (or sub-parser) to add the flags to
+                     cls=TrainConfig,            # a dataclass whose fields carry docments comments
+                     fields:Sequence[str]|None=None, # the fields to expose, in this order; None: all of them
+                     choices:dict|None=None,     # field -> its allowed values (a registry); None: train.CONFIG_CHOICES
+                     groups:dict|None=None,      # field -> the title of the help group it is listed under
+                    ):
+    "One flag per field: `--field-name`, its type, default and choices from the field, its help from the field's comment."
+    doc, hints, choices = docments(cls), typing.get_type_hints(cls), CONFIG_CHOICES if choices is None else choices
+    fs = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(fs) if fields is None else list(fields)
+    excl = {f: pair for pair in EXCLUSIVE if set(pair) <= set(names) for f in pair}
+    made, titled = {}, {}
+    for name in names:
+        default, typ = fs[name].default, _field_type(hints[name])
+        if pair := excl.get(name):
+            if pair not in made: made[pair] = p.add_mutually_exclusive_group()
+            where = made[pair]
+        elif groups and name in groups:
+            where = titled.setdefault(groups[name], p.add_argument_group(groups[name]))
+        else: where = p
+        hlp = doc[name].replace('%', '%%') + ('' if default is None or typ is bool else f' (default: {default})')
+        if typ is bool:
+            if default is not False: raise ValueError(f"{name}: a flag switches a False default on; got default {default!r}")
+            where.add_argument(_flag(name), action='store_true', help=hlp); continue
+        ch = choices.get(name)
+        where.add_argument(_flag(name), type=typ, default=None if name in excl else default, help=hlp,
+                           choices=None if ch is None else tuple(ch))
+
+def config_values(args, cls=TrainConfig, fields:Sequence[str]|None=None) -> dict:
+    "The fields' values from parsed flags; for a pair of EXCLUSIVE flags given neither, the first one's default."
+    fs = {f.name: f for f in dataclasses.fields(cls)}
+    kw = {k: getattr(args, k) for k in (fs if fields is None else fields)}
+    for a, b in EXCLUSIVE:
+        if a in kw and b in kw and kw[a] is None and kw[b] is None: kw[a] = fs[a].default
+    return kw
+
+def method_groups() -> dict:
+    "field -> 'options of --method m1, m2': each method's options listed under its name in --help (from SUBSPACES)."
+    users = {}
+    for m in SUBSPACES.values():
+        for f in m.fields: users.setdefault(f, []).append(m.name)
+    return {f: f"options of --method {', '.join(ms)}" for f, ms in users.items()}
+
+
+# %% ../nbs/10b_cli.ipynb #e6a79e5c
 def _train_arguments(p:argparse.ArgumentParser):
-    d = TrainConfig()
+    config_arguments(p, TrainConfig, groups=method_groups())   # every field of TrainConfig; then the command's own
     a = p.add_argument
-    a('--dataset', choices=['digits', 'mnist1d'], default=d.dataset, help='offline data set (default: %(default)s)')
-    a('--model', choices=MODELS, default=d.model, help='model (default: %(default)s)')
-    a('--width', type=int, default=d.width, help='hidden width / channels; cnn: a multiple of 8 (default: %(default)s)')
-    a('--epochs', type=int, default=d.epochs, help='passes over the private data (default: %(default)s)')
-    a('--batch-size', type=int, default=d.batch_size, help='expected batch size q*N, at most N (default: %(default)s)')
-    a('--lr', type=float, default=d.lr, help='SGD learning rate, finite > 0 (default: %(default)s)')
-    a('--momentum', type=float, default=d.momentum, help='SGD momentum in [0, 1) (default: %(default)s)')
-    a('--max-grad-norm', type=float, default=d.max_grad_norm, help='per-example clip bound C, finite > 0 (default: %(default)s)')
-    g = p.add_mutually_exclusive_group()
-    g.add_argument('--epsilon', type=float, default=None, help=f'target epsilon in (0, {MAX_EPSILON:g}]; sigma is calibrated (default: {d.epsilon})')
-    g.add_argument('--noise-multiplier', type=float, default=None, help=f'sigma in [{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}], instead of --epsilon')
-    a('--delta', type=float, default=d.delta, help='target delta in (0, 1/N) (default: %(default)s)')
-    a('--allow-large-delta', action='store_true', help='accept a delta >= 1/N (it allows releasing an example outright)')
-    a('--noise', choices=list(NOISES), default=d.noise, help='iid (DP-SGD), bsr (amplified banded BSR: never worse than iid in '
-      'expected error), bsr-cyclic (BSR in a fixed cyclic order) (default: %(default)s)')
-    a('--bandwidth', type=int, default=d.bandwidth, help='BSR noises only: bands p in [1, batches per epoch], at most --groups (default: min(32, b))')
-    a('--groups', type=int, default=d.groups, help='--noise bsr only: b groups in [1, ceil(N / batch size)] (default: the b of least expected error)')
-    a('--method', choices=list(SUBSPACES), default=d.method, help='gradient subspace (default: %(default)s)')
-    a('--freeze-rate', type=float, default=d.freeze_rate, help='freeze: final frozen fraction in [0, 1) (default: %(default)s)')
-    a('--sparsity', type=float, default=d.sparsity, help='pruning: fraction not trained, in [0, 1) (default: %(default)s)')
-    a('--criterion', choices=['magnitude', 'random'], default=d.criterion, help='pruning: how coordinates are chosen (default: %(default)s)')
-    a('--select-every', type=int, default=d.select_every, help='prune-select: re-select every this many steps (default: %(default)s)')
-    a('--rank', type=int, default=d.rank, help='lsg: rank of the carriers (default: %(default)s)')
-    a('--density', type=float, default=d.density, help='lsg: fraction of low-rank coordinates kept, in (0, 1] (default: %(default)s)')
-    a('--refresh', type=int, default=d.refresh, help='lsg: recompute carriers every this many steps (default: %(default)s)')
-    a('--public-fraction', type=float, default=d.public_fraction, help='fraction of the training set made public; pruning needs > 0 (default: %(default)s)')
-    a('--accountant', choices=['rdp', 'pld'], default=d.accountant, help='rdp, or pld: tighter epsilon (less noise for a target), needs dp_accounting (default: %(default)s)')
-    a('--max-physical-batch-size', type=int, default=None, help='clip in chunks of at most this many examples (>= 1)')
-    a('--device', default=d.device, help="'auto', 'cpu', 'cuda', 'cuda:1', ... (default: %(default)s)")
-    a('--seed', type=int, default=d.seed, help='PUBLIC randomness: model init, data split, subspace masks; in [0, 2**63) (default: %(default)s)')
-    a('--noise-seed', type=int, default=None, help='for tests: seed of the noise and the Poisson batches. The run is NOT private '
-      'against anyone who knows it (default: OS entropy)')
-    a('--secure-mode', action='store_true', help='noise from a cryptographically secure generator')
-    a('--out', default=None, help='checkpoint directory (written atomically after every epoch; as secret as the data); '
-      'model.pt in it is the released model')
-    a('--resume', action='store_true', help='continue from the checkpoint in --out')
-    a('--overwrite', action='store_true', help='start over although --out holds a checkpoint')
     a('--json', action='store_true', help='print one JSON object with the results on stdout (strict JSON: null for a non-finite number)')
     a('--quiet', action='store_true', help='no progress bar')
     a('--processes', type=int, default=1, help='worker processes on this machine, at most its cores (CPU) or GPUs: gloo on CPU, '
       'one GPU each with nccl; under torchrun the launcher decides (default: %(default)s)')
 
-def _config(args) -> TrainConfig:
-    eps = args.epsilon if (args.epsilon is not None or args.noise_multiplier is not None) else TrainConfig().epsilon
-    names = [f.name for f in __import__('dataclasses').fields(TrainConfig) if f.name != 'epsilon']
-    return TrainConfig(epsilon=eps, **{k: getattr(args, k) for k in names})
+def _config(args) -> TrainConfig: return TrainConfig(**config_values(args, TrainConfig))
 
 def _max_processes(device:str) -> int:
     "Processes one machine may start: its GPUs for a CUDA run, else its CPU cores."
@@ -131,7 +150,7 @@ def _bench_arguments(p:argparse.ArgumentParser):
     a('--methods', nargs='+', default=None, help='--method names (default: every registered one)')
     a('--noises', nargs='+', choices=list(NOISES), default=None, help='noise kinds (default: iid bsr)')
     a('--epsilons', nargs='+', type=float, default=None, help=f'target epsilons in (0, {MAX_EPSILON:g}] (default: 1 2 4 8; --quick: 1 4)')
-    a('--datasets', nargs='+', choices=['digits', 'mnist1d'], default=None, help='data sets (default: both; --quick: digits)')
+    a('--datasets', nargs='+', choices=tuple(DATASETS), default=None, help='data sets (default: both; --quick: digits)')
     a('--seeds', nargs='+', type=int, default=None, help='seeds (default: 0 1 2; --quick: 0)')
     a('--epochs', type=int, default=None, help='epochs per run (default: the train default; --quick: 10)')
     a('--quiet', action='store_true', help='no progress bar')

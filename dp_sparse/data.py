@@ -9,19 +9,19 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset, DataLoader, Sampler
+from .validate import check_int, check_seed, check_probability, check_range, check_choice
 
 # %% auto #0
-__all__ = ['PoissonBatchSampler', 'CyclicBatchSampler', 'CyclicPoissonBatchSampler', 'collate_batch', 'DPDataLoader',
-           'split_batch', 'load_dataset', 'public_private_split']
+__all__ = ['DATASETS', 'PoissonBatchSampler', 'CyclicBatchSampler', 'CyclicPoissonBatchSampler', 'collate_batch', 'DPDataLoader',
+           'split_batch', 'register_dataset', 'load_dataset', 'public_private_split']
 
 # %% ../nbs/09_data.ipynb #17821ee1
-def _check_rate(sample_rate):
-    if not (isinstance(sample_rate, (int, float)) and 0 < sample_rate <= 1):
-        raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+def _check_rate(sample_rate)->float: return check_probability('sample_rate', sample_rate)   # q in (0, 1]
 
 def _generator(generator:torch.Generator|None, seed:int|None) -> torch.Generator:
     "A CPU generator: the one given, or one seeded from `seed`, or from the OS's entropy when both are None."
     if generator is not None: return generator
+    seed = check_seed('seed', seed)
     g = torch.Generator()
     g.manual_seed(seed if seed is not None else secrets.randbits(63))
     return g
@@ -35,11 +35,11 @@ class PoissonBatchSampler(Sampler):
                  generator:torch.Generator|None=None, # CPU generator; drawn from `seed` or the OS when None
                  seed:int|None=None,     # integer >= 0 seeding a new generator (tests); excludes `generator`
                 ):
-        if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
+        n = check_int('n', n, 1)
         _check_rate(sample_rate)
         self.n, self.sample_rate = n, float(sample_rate)
         self.steps = max(1, round(1 / sample_rate)) if steps is None else steps
-        if not (isinstance(self.steps, int) and self.steps >= 1): raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        self.steps = check_int('steps', self.steps, 1)
         self.generator = _generator(generator, seed)
 
     @property
@@ -62,10 +62,8 @@ class CyclicBatchSampler(Sampler):
                  generator:torch.Generator|None=None, # CPU generator of the one permutation; from `seed` or the OS when None
                  seed:int|None=None,                  # integer >= 0 seeding a new generator (tests); excludes `generator`
                 ):
-        if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
-        if not (isinstance(num_batches, int) and 1 <= num_batches <= n):
-            raise ValueError(f"num_batches must be an int in [1, n={n}], got {num_batches!r}")
-        if not (isinstance(cycles, int) and cycles >= 1): raise ValueError(f"cycles must be an int >= 1, got {cycles!r}")
+        n = check_int('n', n, 1)
+        num_batches, cycles = check_int('num_batches', num_batches, 1, n), check_int('cycles', cycles, 1)
         self.n, self.num_batches, self.cycles = n, num_batches, cycles
         perm = torch.randperm(n, generator=_generator(generator, seed))
         self.batches = [b.tolist() for b in torch.tensor_split(perm, num_batches)]
@@ -100,15 +98,13 @@ class CyclicPoissonBatchSampler(PoissonBatchSampler):
                  *,
                  partition_seed:int|None=None, # PUBLIC integer >= 0 seeding the partition; None: from the OS
                 ):
-        if not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be an int >= 1, got {n!r}")
-        if isinstance(num_groups, bool) or not (isinstance(num_groups, int) and 1 <= num_groups <= n):
-            raise ValueError(f"num_groups must be an int in [1, n={n}], got {num_groups!r}")
+        n = check_int('n', n, 1)
+        num_groups = check_int('num_groups', num_groups, 1, n)
         _check_rate(sample_rate)
         self.n, self.num_groups, self.sample_rate = n, num_groups, float(sample_rate)
         self.steps = max(1, round(num_groups / sample_rate)) if steps is None else steps
-        if not (isinstance(self.steps, int) and self.steps >= 1): raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-        if partition_seed is not None and (isinstance(partition_seed, bool) or not isinstance(partition_seed, int) or partition_seed < 0):
-            raise ValueError(f"partition_seed must be None or an int >= 0, got {partition_seed!r}")
+        self.steps = check_int('steps', self.steps, 1)
+        check_seed('partition_seed', partition_seed)
         perm = torch.randperm(n, generator=_generator(None, partition_seed))   # public: never the secret generator
         # members of each group in increasing index order: with b = 1 the group is 0..N-1, exactly Poisson's draw
         self.groups = [g.sort().values for g in torch.tensor_split(perm, num_groups)]
@@ -199,8 +195,7 @@ def split_batch(batch,                              # a tensor or tuple/list of 
                )->list:                             # ceil(B / size) chunks, or [batch] when B <= size; a chunk is a tuple for a tuple/list batch
     "Split a batch (a tensor or tuple of tensors, batch dim 0) into chunks of at most `max_physical_batch_size`."
     if max_physical_batch_size is None: return [batch]
-    if not (isinstance(max_physical_batch_size, int) and max_physical_batch_size >= 1):
-        raise ValueError(f"max_physical_batch_size must be an int >= 1 or None, got {max_physical_batch_size!r}")
+    max_physical_batch_size = check_int('max_physical_batch_size', max_physical_batch_size, 1)
     tup = isinstance(batch, (tuple, list))
     ts = tuple(batch) if tup else (batch,)
     B = len(ts[0])
@@ -209,9 +204,28 @@ def split_batch(batch,                              # a tensor or tuple/list of 
     return chunks if tup else [c[0] for c in chunks]
 
 # %% ../nbs/09_data.ipynb #efedc928
-def _standardize(x_train, x_test):
-    mu, sd = x_train.mean(0, keepdims=True), x_train.std(0, keepdims=True) + 1e-6  # 1e-6: constant pixels
-    return (x_train - mu) / sd, (x_test - mu) / sd
+DATASETS: dict = {}   # name -> load(seed, test_fraction) -> (x_train, y_train, x_test, y_test) numpy arrays; see register_dataset
+
+def register_dataset(name:str, # the name load_dataset, TrainConfig.dataset and `--dataset` take
+                    ):         # a decorator for load(seed, test_fraction) -> (x_train, y_train, x_test, y_test)
+    "Add an offline data set under a new `name`: its loader returns raw features (N, d) and labels; `load_dataset` does the rest."
+    if not (isinstance(name, str) and name.strip()): raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if name in DATASETS: raise ValueError(f"name {name!r} is registered already (DATASETS: {tuple(DATASETS)})")
+    def deco(load):
+        if not callable(load): raise TypeError(f"register_dataset({name!r}) decorates a function, got {load!r}")
+        DATASETS[name] = load; return load
+    return deco
+
+@register_dataset('digits')
+def _digits(seed:int, test_fraction:float):
+    "sklearn's 8x8 digits (1797 images, shipped with sklearn), split at random from `seed`."
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x, y = d.data.astype(np.float32), d.target.astype(np.int64)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    n_test = int(round(test_fraction * len(x)))
+    te, tr = perm[:n_test], perm[n_test:]
+    return x[tr], y[tr], x[te], y[te]
 
 @functools.lru_cache(maxsize=4)
 def _mnist1d(seed:int)->dict:
@@ -220,29 +234,27 @@ def _mnist1d(seed:int)->dict:
     args = get_dataset_args(); args.seed = seed
     return make_dataset(args)
 
-def load_dataset(name:str,              # 'digits' or 'mnist1d'
-                 test_fraction:float=0.2, # digits only: fraction held out for testing, in (0, 1)
+@register_dataset('mnist1d')
+def _mnist1d_arrays(seed:int, test_fraction:float):
+    "mnist1d (Greydanus 2020), generated from `seed`; its own 4000/1000 split (`test_fraction` does not apply)."
+    d = _mnist1d(seed)
+    return d['x'].astype(np.float32), d['y'].astype(np.int64), d['x_test'].astype(np.float32), d['y_test'].astype(np.int64)
+
+# %% ../nbs/09_data.ipynb #b7d1c2a0
+def _standardize(x_train, x_test):
+    mu, sd = x_train.mean(0, keepdims=True), x_train.std(0, keepdims=True) + 1e-6  # 1e-6: constant pixels
+    return (x_train - mu) / sd, (x_test - mu) / sd
+
+def load_dataset(name:str,              # a key of DATASETS: 'digits', 'mnist1d', or one registered later
+                 test_fraction:float=0.2, # fraction held out for testing, in (0, 1) (data sets without a fixed split)
                  seed:int=0,              # seed of the train/test split (digits) or of the generator (mnist1d)
                 )->tuple[TensorDataset, TensorDataset]:
-    "Train and test `TensorDataset`s (float32 features, int64 labels) of an offline data set; never downloads."
-    if name == 'digits':
-        from sklearn.datasets import load_digits
-        if not 0 < test_fraction < 1: raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-        d = load_digits()
-        x, y = d.data.astype(np.float32), d.target.astype(np.int64)
-        perm = np.random.default_rng(seed).permutation(len(x))
-        n_test = int(round(test_fraction * len(x)))
-        te, tr = perm[:n_test], perm[n_test:]
-        xtr, xte = _standardize(x[tr], x[te])
-        ytr, yte = y[tr], y[te]
-    elif name == 'mnist1d':
-        d = _mnist1d(seed)
-        xtr, xte = _standardize(d['x'].astype(np.float32), d['x_test'].astype(np.float32))
-        ytr, yte = d['y'].astype(np.int64), d['y_test'].astype(np.int64)
-    else:
-        raise ValueError(f"dataset must be one of 'digits', 'mnist1d', got {name!r}")
+    "Train and test `TensorDataset`s (float32 features standardized with the train statistics, int64 labels); never downloads."
+    check_choice('dataset', name, DATASETS); check_range('test_fraction', test_fraction, 0, 1); check_seed('seed', seed, allow_none=False)
+    xtr, ytr, xte, yte = DATASETS[name](seed, test_fraction)
+    xtr, xte = _standardize(np.asarray(xtr, np.float32), np.asarray(xte, np.float32))
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
-    return TensorDataset(t(xtr), t(ytr)), TensorDataset(t(xte), t(yte))
+    return TensorDataset(t(xtr), t(np.asarray(ytr, np.int64))), TensorDataset(t(xte), t(np.asarray(yte, np.int64)))
 
 # %% ../nbs/09_data.ipynb #e4932d6e
 def public_private_split(dataset:TensorDataset, # the full training set
@@ -250,7 +262,7 @@ def public_private_split(dataset:TensorDataset, # the full training set
                          seed:int=0,            # seed of the split (never the data)
                         )->tuple[TensorDataset, TensorDataset]:
     "Disjoint (public, private) subsets of `dataset`, chosen at random from `seed`."
-    if not 0 <= public_fraction < 1: raise ValueError(f"public_fraction must be in [0, 1), got {public_fraction!r}")
+    check_range('public_fraction', public_fraction, 0, 1, lo_closed=True); check_seed('seed', seed, allow_none=False)
     n = len(dataset)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_pub = int(round(public_fraction * n))

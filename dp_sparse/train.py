@@ -12,17 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split
-from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse
+from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split, DATASETS
+from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse, PRUNE_CRITERIA
 from .optim import PrivacyEngine, DPOptimizer, NOISES
 from .accounting import RDPAccountant, PLDAccountant
+from .validate import check_real, check_range, check_int, check_seed, check_bool, check_choice, check_max_grad_norm
 try: import fcntl                 # POSIX advisory locks on --out (released by the kernel when a process dies)
 except ImportError: fcntl = None  # Windows: no lock; two runs into one --out are the user's to avoid
 
 # %% auto #0
-__all__ = ['MODELS', 'SUBSPACES', 'MAX_EPSILON', 'SIGMA_RANGE', 'CKPT', 'PREV', 'BAD', 'MODEL', 'LOCK', 'make_model',
-           'ConfigError', 'TrainConfig', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'evaluate',
-           'preflight', 'train']
+__all__ = ['MODELS', 'MAX_EPSILON', 'SIGMA_RANGE', 'ACCOUNTANTS', 'SUBSPACES', 'CONFIG_CHOICES', 'CKPT', 'PREV', 'BAD', 'MODEL',
+           'LOCK', 'register_model', 'make_model', 'ConfigError', 'TrainConfig', 'SubspaceMethod', 'register_method',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'preflight', 'train']
 
 # %% ../nbs/10_train.ipynb #e5d8365f
 class _Reshape(nn.Module):
@@ -30,147 +31,66 @@ class _Reshape(nn.Module):
     def __init__(self, *shape): super().__init__(); self.shape = shape
     def forward(self, x): return x.reshape(len(x), *self.shape)
 
-MODELS = ('linear', 'mlp', 'cnn')
+MODELS: dict = {}   # name -> build(in_features, num_classes, width) -> nn.Module; filled by register_model
 
-def make_model(name:str,        # one of MODELS
+def _new_name(registry:dict, name, what:str):
+    if not (isinstance(name, str) and name.strip()): raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if name in registry: raise ValueError(f"name {name!r} is registered already ({what}: {tuple(registry)})")
+
+def register_model(name:str, # the name make_model, TrainConfig.model and `--model` take
+                  ):         # a decorator for build(in_features, num_classes, width) -> nn.Module
+    "Add a model under a new `name`; it must be one the clipping engine supports (chapter 01: no BatchNorm)."
+    _new_name(MODELS, name, 'MODELS')
+    def deco(build):
+        if not callable(build): raise TypeError(f"register_model({name!r}) decorates a function, got {build!r}")
+        MODELS[name] = build; return build
+    return deco
+
+def make_model(name:str,        # a key of MODELS: 'linear', 'mlp', 'cnn', or one registered later
                in_features:int, # flattened input size: 64 for digits (8x8), 40 for mnist1d
                num_classes:int, # output logits
                width:int=64,    # hidden width (mlp) or channels (cnn)
               )->nn.Module:
     "A small classifier that the clipping engine supports fully (no BatchNorm)."
-    if name == 'linear': return nn.Linear(in_features, num_classes)
-    if name == 'mlp':
-        return nn.Sequential(nn.Linear(in_features, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
-                             nn.Linear(width, num_classes))
-    if name == 'cnn':
-        side = math.isqrt(in_features)
-        if side * side == in_features:   # square images (digits): 2-D convolutions
-            return nn.Sequential(_Reshape(1, side, side), nn.Conv2d(1, width // 2, 3, padding=1), nn.GroupNorm(4, width // 2), nn.Tanh(),
-                                 nn.Conv2d(width // 2, width, 3, stride=2, padding=1), nn.GroupNorm(4, width), nn.Tanh(),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
-        return nn.Sequential(_Reshape(1, in_features), nn.Conv1d(1, width // 2, 5, padding=2), nn.GroupNorm(4, width // 2), nn.Tanh(),
-                             nn.Conv1d(width // 2, width, 5, stride=2, padding=2), nn.GroupNorm(4, width), nn.Tanh(),
-                             nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(width, num_classes))
-    raise ValueError(f"model must be one of {MODELS}, got {name!r}")
+    return MODELS[check_choice('model', name, MODELS)](in_features, num_classes, width)
+
+# %% ../nbs/10_train.ipynb #e5d8365a
+@register_model('linear')
+def _linear(in_features, num_classes, width): return nn.Linear(in_features, num_classes)
+
+@register_model('mlp')
+def _mlp(in_features, num_classes, width):
+    return nn.Sequential(nn.Linear(in_features, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, num_classes))
+
+@register_model('cnn')
+def _cnn(in_features, num_classes, width):
+    side = math.isqrt(in_features)
+    if side * side == in_features:   # square images (digits): 2-D convolutions
+        return nn.Sequential(_Reshape(1, side, side), nn.Conv2d(1, width // 2, 3, padding=1), nn.GroupNorm(4, width // 2), nn.Tanh(),
+                             nn.Conv2d(width // 2, width, 3, stride=2, padding=1), nn.GroupNorm(4, width), nn.Tanh(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+    return nn.Sequential(_Reshape(1, in_features), nn.Conv1d(1, width // 2, 5, padding=2), nn.GroupNorm(4, width // 2), nn.Tanh(),
+                         nn.Conv1d(width // 2, width, 5, stride=2, padding=2), nn.GroupNorm(4, width), nn.Tanh(),
+                         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(width, num_classes))
 
 # %% ../nbs/10_train.ipynb #cf74890f
-SUBSPACES: dict[str, Callable] = {  # --method -> build(cfg, model, public_ds) -> Subspace; never sees the private set
-    'dense': lambda cfg, model, public: Dense(),
-    'freeze': lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed),
-    'prune-freeze': lambda cfg, model, public: PruneFreeze(cfg.sparsity, cfg.criterion, public_data=public, model=model, seed=cfg.seed),
-    'prune-select': lambda cfg, model, public: PruneSelect(cfg.sparsity, cfg.criterion, every=cfg.select_every, public_data=public, model=model, seed=cfg.seed),
-    'lsg': lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
-}
-
 class ConfigError(ValueError):
     "A bad setting, found before any work starts. `field` names it (the command line prints its flag), `why` what is allowed."
     def __init__(self, field:str, why:str): self.field, self.why = field, why; super().__init__(f"{field} {why}")
 
+def _check(cfg, k:str, check:Callable, *args, **kw):
+    "Chapter 00a's `check(k, value, ...)` on field `k`: its TypeError or ValueError becomes a ConfigError naming `k`."
+    try: check(k, getattr(cfg, k), *args, **kw)
+    except (TypeError, ValueError) as e:
+        msg = str(e); raise ConfigError(k, msg[len(k) + 1:] if msg.startswith(k + ' ') else msg) from None
+
+def _real(cfg, k, lo, hi, lo_closed=False, hi_closed=False): _check(cfg, k, check_range, lo, hi, lo_closed=lo_closed, hi_closed=hi_closed)
+def _int(cfg, k, lo=1, hi=None): _check(cfg, k, check_int, lo, hi)
+def _choice(cfg, k, allowed): _check(cfg, k, check_choice, tuple(allowed))
+
 MAX_EPSILON = 1000.0            # beyond this the guarantee says nothing (e^1000); a typo such as 1e300 is refused
 SIGMA_RANGE = (1e-2, 1e4)       # the noise multipliers the calibration searches (accounting.noise_multiplier_for)
-_PRUNE = ('prune-freeze', 'prune-select')
-
-@dataclass
-class TrainConfig:
-    "Every choice of a private training run; `dp_sparse train` maps its flags onto these fields."
-    dataset:str='digits'         # 'digits' or 'mnist1d'
-    model:str='mlp'              # one of MODELS
-    width:int=64                 # hidden width / channels (cnn: a multiple of 8, for GroupNorm's 4 groups)
-    epochs:int=30                # passes over the private data (k participations for BSR)
-    batch_size:int=256           # expected batch size q*N (Poisson) or batch size (BSR), at most N
-    lr:float=0.1                 # learning rate of SGD (tuned on digits at epsilon=3)
-    momentum:float=0.9           # SGD momentum beta in [0, 1)
-    max_grad_norm:float=1.0      # C, per-example L2 clip bound, finite > 0
-    epsilon:float|None=3.0       # target epsilon in (0, MAX_EPSILON]; sigma is calibrated to it (None: give noise_multiplier)
-    noise_multiplier:float|None=None # sigma in SIGMA_RANGE, instead of epsilon
-    delta:float=1e-5             # target delta in (0, 1/N) (N private examples)
-    noise:str='iid'              # one of NOISES: 'iid' (DP-SGD), 'bsr' (amplified banded BSR), 'bsr-cyclic' (fixed cyclic order)
-    bandwidth:int|None=None      # BSR bands p in [1, batches per epoch] (at most groups); only with a BSR noise
-    groups:int|None=None         # amplified BSR: b groups in [1, ceil(N / batch_size)]; None: the b of least expected error
-    method:str='dense'           # gradient subspace: a key of SUBSPACES ('dense', 'freeze', ...)
-    freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
-    sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
-    criterion:str='magnitude'    # pruning: 'magnitude' or 'random'
-    select_every:int=10          # prune-select: re-select the trained coordinates every this many steps
-    rank:int=4                   # LSG: rank r of the carriers, at most the largest min(rows, cols) of a weight
-    density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
-    refresh:int=10               # LSG: recompute the carriers every this many steps
-    public_fraction:float=0.0    # fraction of the training set made public (pruning's data); never trained on privately
-    accountant:str='rdp'         # 'rdp' (RDPAccountant) or 'pld' (PLDAccountant: tighter, needs dp_accounting)
-    max_physical_batch_size:int|None=None # virtual steps: clip in chunks of at most this many examples
-    device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
-    seed:int=0                   # PUBLIC randomness: model init, the public/private split, subspace masks
-    noise_seed:int|None=None     # SECRET root of the noise and the Poisson batches; None: OS entropy. For tests:
-                                 # the run is not private against anyone who knows it
-    secure_mode:bool=False       # noise from a cryptographically secure generator (PrivacyEngine(secure_mode=True))
-    out:str|None=None            # checkpoint directory (None: no checkpoints); as secret as the data
-    resume:bool=False            # continue from the checkpoint in `out` (a fresh run, with a warning, if there is none)
-    overwrite:bool=False         # start over although `out` holds a checkpoint (otherwise refused)
-    allow_large_delta:bool=False # accept delta >= 1/N (a delta that large allows releasing an example outright)
-
-    def validate(self):
-        "Raise ConfigError (a ValueError) naming the field and its allowed values; the data-independent checks."
-        _choice(self, 'dataset', ('digits', 'mnist1d')); _choice(self, 'model', MODELS)
-        for k in ('epochs', 'batch_size', 'width', 'select_every', 'rank', 'refresh'): _int(self, k)
-        if self.model == 'cnn' and self.width % 8: raise ConfigError('width', f"must be a multiple of 8 with model='cnn' (GroupNorm: 4 groups of width/2 channels), got {self.width}")
-        _real(self, 'lr', 0, math.inf)
-        _real(self, 'momentum', 0, 1, lo_closed=True)
-        _real(self, 'max_grad_norm', 0, math.inf)
-        if (self.epsilon is None) == (self.noise_multiplier is None):
-            raise ConfigError('epsilon', "or noise_multiplier: give exactly one of them")
-        if self.epsilon is not None: _real(self, 'epsilon', 0, MAX_EPSILON, hi_closed=True)
-        if self.noise_multiplier is not None: _real(self, 'noise_multiplier', *SIGMA_RANGE, lo_closed=True, hi_closed=True)
-        _real(self, 'delta', 0, 1)
-        _choice(self, 'noise', NOISES)
-        if self.bandwidth is not None:
-            if self.noise == 'iid': raise ConfigError('bandwidth', f"applies to noise='bsr' or 'bsr-cyclic' only (noise='iid' has no bands), got {self.bandwidth!r}")
-            _int(self, 'bandwidth')
-        if self.groups is not None:
-            if self.noise != 'bsr': raise ConfigError('groups', f"applies to noise='bsr' only (amplified BSR's groups), got {self.groups!r} with noise={self.noise!r}")
-            _int(self, 'groups')
-            if self.bandwidth is not None and self.bandwidth > self.groups:
-                raise ConfigError('bandwidth', f"must be at most groups={self.groups} (amplified BSR needs p <= b), got {self.bandwidth}")
-        _choice(self, 'method', tuple(SUBSPACES))
-        _real(self, 'freeze_rate', 0, 1, lo_closed=True); _real(self, 'sparsity', 0, 1, lo_closed=True)
-        _choice(self, 'criterion', ('magnitude', 'random'))
-        _real(self, 'density', 0, 1, hi_closed=True)
-        _real(self, 'public_fraction', 0, 1, lo_closed=True)
-        if self.method in _PRUNE and self.public_fraction == 0:
-            raise ConfigError('public_fraction', f"must be > 0 with method={self.method!r} (pruning chooses coordinates on public data), got 0")
-        _choice(self, 'accountant', ('rdp', 'pld'))
-        if self.accountant == 'pld':
-            try: import dp_accounting  # noqa: F401
-            except ImportError: raise ConfigError('accountant', "'pld' needs the dp_accounting package (pip install dp-accounting); or use 'rdp'") from None
-        if self.max_physical_batch_size is not None: _int(self, 'max_physical_batch_size')
-        _check_device(self.device)
-        _int(self, 'seed', lo=0, hi=2**63 - 1)
-        if self.noise_seed is not None: _int(self, 'noise_seed', lo=0, hi=2**63 - 1)
-        for k in ('secure_mode', 'resume', 'overwrite', 'allow_large_delta'):
-            if not isinstance(getattr(self, k), bool): raise ConfigError(k, f"must be True or False, got {getattr(self, k)!r}")
-        if self.secure_mode and self.noise_seed is not None:
-            raise ConfigError('noise_seed', "cannot be given with secure_mode (its noise comes from the OS's secure generator)")
-        if self.out is not None and not (isinstance(self.out, (str, os.PathLike)) and str(self.out).strip()):
-            raise ConfigError('out', f"must be a directory name (None: no checkpoints), got {self.out!r}")
-        if self.resume and self.out is None: raise ConfigError('resume', "needs out (the checkpoint directory)")
-        if self.resume and self.overwrite: raise ConfigError('overwrite', "and resume exclude each other: continue the checkpoint or start over")
-        return self
-
-def _choice(cfg, k, allowed):
-    v = getattr(cfg, k)
-    if not (isinstance(v, str) and v in allowed): raise ConfigError(k, f"must be one of {tuple(allowed)}, got {v!r}")
-
-def _int(cfg, k, lo=1, hi=None):
-    v = getattr(cfg, k)
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
-        raise ConfigError(k, f"must be an int in [{lo}, {'inf' if hi is None else hi}], got {v!r}")
-
-def _real(cfg, k, lo, hi, lo_closed=False, hi_closed=False):
-    "A finite number in the interval; the interval is printed as the allowed range."
-    v = getattr(cfg, k)
-    rng = f"{'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}"
-    ok = (not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v)
-          and (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi))
-    if not ok: raise ConfigError(k, f"must be a finite number in {rng}, got {v!r}")
+ACCOUNTANTS: dict = {a.mechanism: a for a in (RDPAccountant, PLDAccountant)}   # --accountant -> class, by its state tag
 
 def _check_device(name):
     allowed = "'auto', 'cpu', 'cuda' or 'cuda:<index>'"
@@ -182,6 +102,138 @@ def _check_device(name):
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if n == 0: raise ConfigError('device', f"{name!r} asked for, but CUDA is not available here: use 'cpu' or 'auto'")
         if dev.index is not None and dev.index >= n: raise ConfigError('device', f"{name!r}: this machine has {n} GPU(s), cuda:0..cuda:{n - 1}")
+
+# %% ../nbs/10_train.ipynb #cf74890b
+@dataclass
+class TrainConfig:
+    "Every choice of a private training run; `dp_sparse train` has one flag per field, its help the field's comment."
+    dataset:str='digits'         # offline data set (a key of data.DATASETS)
+    model:str='mlp'              # classifier (a key of MODELS)
+    width:int=64                 # hidden width / channels (cnn: a multiple of 8, for GroupNorm's 4 groups)
+    epochs:int=30                # passes over the private data (k participations for BSR)
+    batch_size:int=256           # expected batch size q*N (Poisson) or batch size (BSR), at most N
+    lr:float=0.1                 # learning rate of SGD, finite > 0 (tuned on digits at epsilon=3)
+    momentum:float=0.9           # SGD momentum beta in [0, 1)
+    max_grad_norm:float=1.0      # C, per-example L2 clip bound, finite > 0
+    epsilon:float|None=3.0       # target epsilon in (0, 1000] (MAX_EPSILON); sigma is calibrated to it; None: give noise_multiplier
+    noise_multiplier:float|None=None # sigma in [0.01, 10000] (SIGMA_RANGE), instead of epsilon; None: calibrated to epsilon
+    delta:float=1e-5             # target delta in (0, 1/N) (N private examples)
+    noise:str='iid'              # 'iid' (DP-SGD), 'bsr' (amplified banded BSR: never worse than iid in expected error), 'bsr-cyclic' (BSR in a fixed cyclic order)
+    bandwidth:int|None=None      # BSR noises only: bands p in [1, batches per epoch], at most groups; None: min(32, b)
+    groups:int|None=None         # noise='bsr' only: b groups in [1, ceil(N / batch_size)]; None: the b of least expected error
+    method:str='dense'           # gradient subspace (a key of SUBSPACES); its options are the fields it registers
+    freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
+    sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
+    criterion:str='magnitude'    # pruning: how the trained coordinates are chosen (largest weight after public pre-training, or at random)
+    select_every:int=10          # prune-select: re-select the trained coordinates every this many steps
+    rank:int=4                   # LSG: rank r of the carriers, at most the largest min(rows, cols) of a weight
+    density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
+    refresh:int=10               # LSG: recompute the carriers every this many steps
+    public_fraction:float=0.0    # fraction of the training set made public, in [0, 1) (the data of methods that need it); never trained on privately
+    accountant:str='rdp'         # 'rdp' (RDPAccountant) or 'pld' (PLDAccountant: a tighter epsilon, so less noise for a target; needs dp_accounting)
+    max_physical_batch_size:int|None=None # virtual steps: clip in chunks of at most this many examples (>= 1); None: the whole batch at once
+    device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
+    seed:int=0                   # PUBLIC randomness, in [0, 2**63): model init, the public/private split, subspace masks
+    noise_seed:int|None=None     # TESTS ONLY: the SECRET root of the noise and the Poisson batches; the run is NOT private against anyone who knows it; None: OS entropy
+    secure_mode:bool=False       # noise from a cryptographically secure generator (PrivacyEngine(secure_mode=True))
+    out:str|None=None            # checkpoint directory, written atomically after every epoch and as secret as the data; model.pt in it is the released model; None: no checkpoints
+    resume:bool=False            # continue from the checkpoint in `out` (a fresh run, with a warning, if there is none)
+    overwrite:bool=False         # start over although `out` holds a checkpoint (otherwise refused)
+    allow_large_delta:bool=False # accept delta >= 1/N (a delta that large allows releasing an example outright)
+
+    def validate(self):
+        "Raise ConfigError (a ValueError) naming the field and its allowed values; the data-independent checks."
+        for k, allowed in CONFIG_CHOICES.items(): _choice(self, k, allowed)   # dataset, model, noise, method, criterion, accountant
+        for k in ('epochs', 'batch_size', 'width', 'select_every', 'rank', 'refresh'): _int(self, k)
+        if self.model == 'cnn' and self.width % 8: raise ConfigError('width', f"must be a multiple of 8 with model='cnn' (GroupNorm: 4 groups of width/2 channels), got {self.width}")
+        _real(self, 'lr', 0, math.inf)
+        _real(self, 'momentum', 0, 1, lo_closed=True)
+        _check(self, 'max_grad_norm', lambda k, C: check_max_grad_norm(C))   # finite > 0: it bounds the sensitivity
+        if (self.epsilon is None) == (self.noise_multiplier is None):
+            raise ConfigError('epsilon', "or noise_multiplier: give exactly one of them")
+        if self.epsilon is not None: _real(self, 'epsilon', 0, MAX_EPSILON, hi_closed=True)
+        if self.noise_multiplier is not None: _real(self, 'noise_multiplier', *SIGMA_RANGE, lo_closed=True, hi_closed=True)
+        _real(self, 'delta', 0, 1)
+        if self.bandwidth is not None:
+            if self.noise == 'iid': raise ConfigError('bandwidth', f"applies to noise='bsr' or 'bsr-cyclic' only (noise='iid' has no bands), got {self.bandwidth!r}")
+            _int(self, 'bandwidth')
+        if self.groups is not None:
+            if self.noise != 'bsr': raise ConfigError('groups', f"applies to noise='bsr' only (amplified BSR's groups), got {self.groups!r} with noise={self.noise!r}")
+            _int(self, 'groups')
+            if self.bandwidth is not None and self.bandwidth > self.groups:
+                raise ConfigError('bandwidth', f"must be at most groups={self.groups} (amplified BSR needs p <= b), got {self.bandwidth}")
+        _real(self, 'freeze_rate', 0, 1, lo_closed=True); _real(self, 'sparsity', 0, 1, lo_closed=True)
+        _real(self, 'density', 0, 1, hi_closed=True)
+        _real(self, 'public_fraction', 0, 1, lo_closed=True)
+        if SUBSPACES[self.method].needs_public and self.public_fraction == 0:
+            raise ConfigError('public_fraction', f"must be > 0 with method={self.method!r} (it chooses coordinates on public data), got 0")
+        if self.accountant == 'pld':
+            try: import dp_accounting  # noqa: F401
+            except ImportError: raise ConfigError('accountant', "'pld' needs the dp_accounting package (pip install dp-accounting); or use 'rdp'") from None
+        if self.max_physical_batch_size is not None: _int(self, 'max_physical_batch_size')
+        _check_device(self.device)
+        _check(self, 'seed', check_seed, allow_none=False); _check(self, 'noise_seed', check_seed)
+        for k in ('secure_mode', 'resume', 'overwrite', 'allow_large_delta'): _check(self, k, check_bool)
+        if self.secure_mode and self.noise_seed is not None:
+            raise ConfigError('noise_seed', "cannot be given with secure_mode (its noise comes from the OS's secure generator)")
+        if self.out is not None and not (isinstance(self.out, (str, os.PathLike)) and str(self.out).strip()):
+            raise ConfigError('out', f"must be a directory name (None: no checkpoints), got {self.out!r}")
+        if self.resume and self.out is None: raise ConfigError('resume', "needs out (the checkpoint directory)")
+        if self.resume and self.overwrite: raise ConfigError('overwrite', "and resume exclude each other: continue the checkpoint or start over")
+        return self
+
+
+# %% ../nbs/10_train.ipynb #cf74890d
+@dataclass(frozen=True)
+class SubspaceMethod:
+    "A `--method`: how it builds its Subspace, and which fields of TrainConfig are its options."
+    name:str                 # the TrainConfig.method / --method value
+    build:Callable           # build(cfg, model, public) -> Subspace, from the seed and public data only
+    fields:tuple=()          # the TrainConfig fields it reads (its options; `seed` aside, which any method may read)
+    needs_public:bool=False  # True: refused unless public_fraction > 0 (it chooses coordinates on public data)
+    check:Callable|None=None # check(cfg, model) raising ConfigError: the checks that need the model (preflight runs it)
+    def __call__(self, cfg, model, public): return self.build(cfg, model, public)
+
+class _Methods(dict):
+    "name -> SubspaceMethod; a plain function assigned to a name is a method without options."
+    def __setitem__(self, name, m): super().__setitem__(name, m if isinstance(m, SubspaceMethod) else SubspaceMethod(name, m))
+
+SUBSPACES: dict[str, SubspaceMethod] = _Methods()   # --method -> its registration; filled by register_method
+
+def register_method(name:str,                  # the TrainConfig.method / --method value, a new one
+                    build:Callable|None=None,  # build(cfg, model, public) -> Subspace; None: register_method is a decorator
+                    *, fields=(),              # the TrainConfig fields it reads (besides seed)
+                    needs_public:bool=False,   # it needs public data: public_fraction > 0
+                    check:Callable|None=None,  # check(cfg, model) -> None, raising ConfigError (run in preflight)
+                   ):
+    "Add a subspace method: `train`, `dp_sparse train --method`, the study and the audit take it from here on."
+    _new_name(SUBSPACES, name, 'SUBSPACES')
+    fields, known = tuple(fields), [f.name for f in dataclasses.fields(TrainConfig)]
+    if [f for f in fields if f not in known]: raise ValueError(f"fields must be TrainConfig fields, got {[f for f in fields if f not in known]}")
+    if check is not None and not callable(check): raise TypeError(f"check must be a function (cfg, model) or None, got {check!r}")
+    def deco(fn):
+        if not callable(fn): raise TypeError(f"register_method({name!r}) takes a build function, got {fn!r}")
+        SUBSPACES[name] = SubspaceMethod(name, fn, fields, check_bool('needs_public', needs_public), check); return fn
+    return deco if build is None else deco(build)
+
+CONFIG_CHOICES: dict = {'dataset': DATASETS, 'model': MODELS, 'noise': NOISES, 'method': SUBSPACES,   # field -> its
+                        'criterion': PRUNE_CRITERIA, 'accountant': ACCOUNTANTS}                       # allowed values
+
+# %% ../nbs/10_train.ipynb #cf74890e
+def _lsg_rank(cfg, model):
+    "LSG trains a weight densely when the rank exceeds min(rows, cols) (chapter 07): a rank above every weight's is refused."
+    side = max(min(p.shape[0], p.numel() // p.shape[0]) for p in model.parameters() if p.dim() >= 2)
+    if cfg.rank > side: raise ConfigError('rank', f"must be an int in [1, {side}] (the largest min(rows, cols) of this "
+                                          f"model's weights; above it no weight is factored), got {cfg.rank}")
+
+register_method('dense', lambda cfg, model, public: Dense())
+register_method('freeze', lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed), fields=('freeze_rate',))
+register_method('prune-freeze', lambda cfg, model, public: PruneFreeze(cfg.sparsity, cfg.criterion, public_data=public, model=model,
+                seed=cfg.seed), fields=('sparsity', 'criterion'), needs_public=True)
+register_method('prune-select', lambda cfg, model, public: PruneSelect(cfg.sparsity, cfg.criterion, every=cfg.select_every,
+                public_data=public, model=model, seed=cfg.seed), fields=('sparsity', 'criterion', 'select_every'), needs_public=True)
+register_method('lsg', lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
+                fields=('rank', 'density', 'refresh'), check=_lsg_rank)
 
 # %% ../nbs/10_train.ipynb #a2031789
 CKPT, PREV, BAD = 'checkpoint.pt', 'checkpoint.prev.pt', 'checkpoint.corrupt.pt'  # latest, the one before, a bad one set aside
@@ -322,13 +374,10 @@ def preflight(cfg:TrainConfig, # the run
         raise ConfigError('bandwidth', f"must be an int in [1, b={b}] (batches per epoch), got {cfg.bandwidth}")
     torch.manual_seed(cfg.seed)   # public: model init
     model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width)
-    if cfg.method == 'lsg':       # LSG trains a weight densely when the rank exceeds min(rows, cols) (chapter 07)
-        side = max(min(p.shape[0], p.numel() // p.shape[0]) for p in model.parameters() if p.dim() >= 2)
-        if cfg.rank > side: raise ConfigError('rank', f"must be an int in [1, {side}] (the largest min(rows, cols) of this "
-                                              f"model's weights; above it no weight is factored), got {cfg.rank}")
+    if SUBSPACES[cfg.method].check is not None: SUBSPACES[cfg.method].check(cfg, model)   # the method's model-dependent checks
     sigma = cfg.noise_multiplier
     if sigma is None and cfg.noise == 'iid':   # DP-SGD: make_private's own calibration (q = B/N, epochs * round(1/q)
-        acc = PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant()   # steps), done here so that an
+        acc = ACCOUNTANTS[cfg.accountant]()                                     # steps), done here so that an
         q = cfg.batch_size / N                                                  # unreachable target is a bad setting
         steps = cfg.epochs * len(PoissonBatchSampler(N, q, seed=0))
         try: sigma = acc.calibrate(cfg.epsilon, cfg.delta, q, steps)
@@ -414,7 +463,7 @@ def train(cfg:TrainConfig,                     # the run
         base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
         loader = torch.utils.data.DataLoader(run['train'], batch_size=cfg.batch_size)
         subspace = SUBSPACES[cfg.method](cfg, model, run['public'])   # from the seed and public data only
-        engine = PrivacyEngine(accountant=PLDAccountant() if cfg.accountant == 'pld' else RDPAccountant(), seed=cfg.seed,
+        engine = PrivacyEngine(accountant=ACCOUNTANTS[cfg.accountant](), seed=cfg.seed,
                                noise_seed=cfg.noise_seed, secure_mode=cfg.secure_mode)
         sigma = run['noise_multiplier']   # iid: calibrated in preflight; BSR: make_private calibrates its mechanism
         try:
