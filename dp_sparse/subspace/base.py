@@ -9,6 +9,7 @@ from typing import Callable, Hashable
 import torch
 from torch import nn, Tensor
 from ..clipping import clipped_sum, _acc_dtype
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['clipped_grads', 'Subspace', 'MaskedSubspace', 'Dense']
@@ -105,7 +106,8 @@ class Subspace:
 class MaskedSubspace(Subspace):
     """A coordinate subspace: per parameter a bool mask (`True` = trained) or None (all trained).
 
-    Subclasses give `version_of(step)` (a hashable naming the mask in force) and `masks_for(version)`."""
+    A mask has the parameter's shape (element mask) or shape (rows, 1, ..., 1) (row mask: whole output rows /
+    channels). Subclasses give `version_of(step)` (a hashable naming the mask in force) and `masks_for(version)`."""
     masks: list = None
     version: Hashable = None
     ambient_noise = True   # its coordinates are parameter entries: BSR noise runs over the parameters, then is projected
@@ -121,25 +123,36 @@ class MaskedSubspace(Subspace):
         if self.masks is not None and v == self.version: return False
         masks = self.masks_for(v)
         self._check_masks(masks)
-        self.masks, self.version = [None if m is None or bool(m.all()) else m for m in masks], v
+        self._set_masks([None if m is None or bool(m.all()) else m for m in masks], v)
         return True
+
+    def _set_masks(self, masks, version):
+        "Keep the masks and, once per mask, the flat indices of the trained and of the frozen entries."
+        self.masks, self.version = masks, version
+        flat = [None if m is None else m.expand(p.shape).reshape(-1) for m, p in zip(masks, self.params)]
+        self._on = [None if f is None else f.nonzero().squeeze(1) for f in flat]
+        self._off = [None if f is None else (~f).nonzero().squeeze(1) for f in flat]
 
     def _check_masks(self, masks):
         if len(masks) != len(self.params): raise ValueError(f"masks_for returned {len(masks)} masks for {len(self.params)} parameters")
         for m, p in zip(masks, self.params):
-            if m is not None and (m.dtype != torch.bool or m.shape != p.shape or m.device != p.device):
-                raise ValueError(f"a mask must be a bool tensor of its parameter's shape {tuple(p.shape)} on {p.device}, "
-                                 f"got {m.dtype} {tuple(m.shape)} on {m.device}")
+            rows = (p.shape[0],) + (1,) * (p.dim() - 1) if p.dim() >= 2 else None
+            if m is not None and (m.dtype != torch.bool or (m.shape != p.shape and tuple(m.shape) != rows) or m.device != p.device):
+                raise ValueError(f"a mask must be a bool tensor of its parameter's shape {tuple(p.shape)} (or {rows}: whole "
+                                 f"rows) on {p.device}, got {m.dtype} {tuple(m.shape)} on {m.device}")
 
     def _current(self):
         if self.masks is None: raise RuntimeError("no subspace chosen yet: call begin_step(step) first")
         return self.masks
 
     def project(self, grads:list[Tensor])->list[Tensor]:
-        return [g if m is None else g[m] for g, m in zip(grads, self._current())]
+        self._current()
+        return [g if i is None else g.reshape(-1).index_select(0, i) for g, i in zip(grads, self._on)]
 
     def lift(self, coords:list[Tensor])->list[Tensor]:
-        return [c if m is None else c.new_zeros(m.shape).masked_scatter_(m, c) for c, m in zip(coords, self._current())]
+        self._current()
+        return [c if i is None else c.new_zeros(p.numel()).index_copy_(0, i, c).view(p.shape)
+                for c, i, p in zip(coords, self._on, self.params)]
 
     def clip_masks(self)->dict|None:
         ms = {p: m for p, m in zip(self.params, self._current()) if m is not None}
@@ -147,41 +160,55 @@ class MaskedSubspace(Subspace):
 
     @property
     def noise_dim(self)->int:
-        return sum(p.numel() if m is None else int(m.sum()) for p, m in zip(self.params, self._current()))
+        self._current()
+        return sum(p.numel() if i is None else i.numel() for p, i in zip(self.params, self._on))
 
     @property
     def trained_fraction(self)->list[float]:
         "Per parameter, the fraction of its coordinates trained at the current step."
         return [1.0 if m is None else m.float().mean().item() for m in self._current()]
 
-    def pre_step(self, optimizer):
-        saved = []
-        for p, m in zip(self.params, self._current()):
-            if m is None: continue
-            off = ~m
-            st = optimizer.state.get(p, {})
-            saved.append((p, off, p.detach()[off].clone(),
-                          {k: v[off].clone() for k, v in st.items() if isinstance(v, Tensor) and v.shape == p.shape}))
-        return saved
+# %% ../../nbs/04_subspace.ipynb #b8e252dd
+def _put(t:Tensor, idx:Tensor, val:Tensor|float):
+    "t.flatten()[idx] = val, in place, through a view (a non-contiguous t gets one copy back)."
+    if t.is_contiguous():
+        flat = t.view(-1)
+        flat.index_copy_(0, idx, val) if isinstance(val, Tensor) else flat.index_fill_(0, idx, val)
+    else: t.copy_(t.reshape(-1).index_copy(0, idx, val if isinstance(val, Tensor) else t.new_full(idx.shape, val)).view(t.shape))
 
-    @torch.no_grad()
-    def post_step(self, optimizer, saved):
-        for p, off, val, st in saved:
-            p[off] = val
-            for k, v in optimizer.state.get(p, {}).items():
-                if isinstance(v, Tensor) and v.shape == p.shape: v[off] = st[k] if k in st else 0
+@patch
+def pre_step(self:MaskedSubspace, optimizer):
+    "The frozen entries of each masked parameter and of its parameter-shaped optimizer state (momentum, Adam moments)."
+    self._current(); saved = []
+    for p, off in zip(self.params, self._off):
+        if off is None: continue
+        st = optimizer.state.get(p, {})
+        saved.append((p, off, p.detach().reshape(-1).index_select(0, off),
+                      {k: v.reshape(-1).index_select(0, off) for k, v in st.items() if isinstance(v, Tensor) and v.shape == p.shape}))
+    return saved
 
-    def state_dict(self)->dict:
-        return {**super().state_dict(), 'version': self.version,
-                'masks': None if self.masks is None else [None if m is None else m.cpu() for m in self.masks]}
+@patch
+@torch.no_grad()
+def post_step(self:MaskedSubspace, optimizer, saved):
+    "Put the frozen entries back, bit for bit; optimizer state the step created there starts at 0."
+    for p, off, val, st in saved:
+        _put(p, off, val)
+        for k, v in optimizer.state.get(p, {}).items():
+            if isinstance(v, Tensor) and v.shape == p.shape: _put(v, off, st[k] if k in st else 0.0)
 
-    def load_state_dict(self, d:dict):
-        super().load_state_dict(d)
-        self._check_bound()
-        if d['masks'] is None: self.masks, self.version = None, None; return
-        masks = [None if m is None else m.to(p.device) for m, p in zip(d['masks'], self.params)]
-        self._check_masks(masks)
-        self.masks, self.version = masks, d['version']
+@patch
+def state_dict(self:MaskedSubspace)->dict:
+    return {**Subspace.state_dict(self), 'version': self.version,
+            'masks': None if self.masks is None else [None if m is None else m.cpu() for m in self.masks]}
+
+@patch
+def load_state_dict(self:MaskedSubspace, d:dict):
+    Subspace.load_state_dict(self, d)
+    self._check_bound()
+    if d['masks'] is None: self.masks, self.version = None, None; return
+    masks = [None if m is None else m.to(p.device) for m, p in zip(d['masks'], self.params)]
+    self._check_masks(masks)
+    self._set_masks(masks, d['version'])
 
 # %% ../../nbs/04_subspace.ipynb #180189a9
 class Dense(MaskedSubspace):

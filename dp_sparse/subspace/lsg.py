@@ -16,9 +16,7 @@ from .base import Subspace, _zeros32
 __all__ = ['RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
 
 # %% ../../nbs/07_lsg.ipynb #1e85f74e
-from ..clipping import (find_rule, func_grad_samples, conv_unfold, clip_factors,
-                                seq_weight_grad, _check_supported, _acc_dtype, _layer_calls,
-                                _first_use_probe, _full_precision)
+from ..clipping import Projection, conv_unfold
 
 # %% ../../nbs/07_lsg.ipynb #957322fa
 def _lsg_seed(seed:int, *keys:int)->int:
@@ -203,71 +201,46 @@ def noise_dim(self:LowRankSparse)->int:
     return sum(p.numel() if pl is None else pl['keep'] for p, pl in zip(self.params, self.plans))
 
 # %% ../../nbs/07_lsg.ipynb #fb321610
-@patch
-def _carrier_grads(self:LowRankSparse, i:int, a:Tensor, g:Tensor)->Tensor:
-    "a: (B, T, d) layer inputs, g: (B, T, p) output grads -> (B, full) coordinates of sum_t g_t a_t^T, never (B, p, d)."
-    if self.plans[i]['tr']: a, g = g, a        # G^T = sum_t a_t g_t^T: the roles swap
-    L, R, Q = (t.to(a.dtype) for t in self.carriers[i])
-    A = torch.bmm((g @ L).transpose(1, 2), a)              # L^T G_i = sum_t (L^T g_t) a_t^T       (B, r, n)
-    Bq = torch.bmm((g @ Q).transpose(1, 2), a @ R.T)       # Q^T G_i R^T = sum_t (Q^T g_t)(R a_t)^T (B, m - r, r)
-    return torch.cat([A.flatten(1), Bq.flatten(1)], 1)
-
-def _layer_io(m:nn.Module, a:Tensor, g:Tensor)->tuple[Tensor, Tensor]:
-    "Linear or (groups=1) convolution -> (B, T, d) inputs (unfolded patches) and (B, T, p) output grads."
+def _layer_io(m:nn.Module, a:Tensor, g:Tensor)->tuple[Tensor, Tensor]|None:
+    "Linear or (groups=1) convolution -> (B, T, d) inputs (unfolded patches) and (B, T, p) output grads; else None."
     B = a.shape[0]
-    if isinstance(m, nn.Linear): return a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])
-    return conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1).transpose(1, 2)
+    if type(m) is nn.Linear: return a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])
+    if type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
+        return conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1).transpose(1, 2)
+    return None
 
-def _fast_layer(m:nn.Module)->bool:
-    return type(m) is nn.Linear or (type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1)
+class _CarrierNorm(Projection):
+    "Chapter 01's projection hook for factored weight i: the squared norm of its kept carrier coordinates."
+    def __init__(self, sub:LowRankSparse, i:int): self.sub, self.i = sub, i
 
-# %% ../../nbs/07_lsg.ipynb #bba183a3
-@patch
-def per_example_coords(self:LowRankSparse,
-                       model:nn.Module,   # the model (no BatchNorm); its trainable parameters outside `params` are ignored
-                       loss_fn:Callable,  # (outputs, targets) -> (B,) per-example losses
-                       x, y,              # the batch, B >= 1
-                      )->list[Tensor]:    # per bound parameter: (B, kept) coordinates, or (B, *shape) if dense
-    "Per-example gradients in this step's coordinates, from one forward and one backward pass (hooks of chapter 01)."
-    self._check_chosen(); _check_supported(model)
-    losses, calls = _layer_calls(model, loss_fn, x, y, keep_graph=False)   # chapter 01's forward/backward and assignment
-    B, index = losses.shape[0], {id(p): i for i, p in enumerate(self.params)}
-    acc, pe = _acc_dtype(losses.dtype), [None] * len(self.params)
-    for c, gr, plist, rule_ok in calls:
-        plist = [(n, p) for n, p in plist if id(p) in index]
-        if not plist: continue
-        m, a = c.module, (c.args[0].to(acc) if c.args[0].is_floating_point() else c.args[0])
-        if rule_ok and _fast_layer(m):
-            a, g = _layer_io(m, a, gr[0].to(acc))
-            res = {n: (g.sum(1) if n == 'bias' else self._carrier_grads(index[id(p)], a, g)[:, self.kept[index[id(p)]]]
-                       if self.plans[index[id(p)]] is not None else seq_weight_grad(a, g).reshape(B, *p.shape))
-                   for n, p in plist}
-        else:   # any other layer: materialize with its rule (or torch.func), then project
-            rule = find_rule(m) if rule_ok else None
-            full = (func_grad_samples(m, c.args, c.kwargs, c.out_idx, gr, [n for n, _ in plist]) if rule is None
-                    else rule(m, a, gr[0].to(acc), False))
-            res = {n: full[n].to(acc) if self.plans[index[id(p)]] is None else
-                   self._full_coords(index[id(p)], self._view(index[id(p)], full[n].to(acc)))[:, self.kept[index[id(p)]]]
-                   for n, p in plist}
-        for n, p in plist:
-            i = index[id(p)]; v = res[n].detach()
-            pe[i] = v if pe[i] is None else pe[i] + v
-    return [torch.zeros(B, *z.shape, dtype=acc, device=z.device) if v is None else v for v, z in zip(pe, self.zeros())]
+    def _weights(self, dtype)->Tensor:
+        "(full,) 0/1 weights of the kept coordinates, built once per kept subset and dtype."
+        K, pl = self.sub.kept[self.i], self.sub.plans[self.i]
+        key = (self.i, dtype); hit = self.sub._w.get(key)
+        if hit is None or hit[0] is not K:
+            hit = self.sub._w[key] = (K, torch.zeros(pl['full'], dtype=dtype, device=K.device).index_fill_(0, K, 1.0))
+        return hit[1]
+
+    def sq_norms(self, G:Tensor)->Tensor:   # materialized (B, *shape): project each, weigh the kept coordinates
+        return self.sub._full_coords(self.i, self.sub._view(self.i, G)).square() @ self._weights(G.dtype)
+
+    def sq_norms_io(self, m, a, g):
+        "From the layer's input and output gradient: sum_t (L^T g_t) a_t^T and sum_t (Q^T g_t)(R a_t)^T, never (B, p, d)."
+        if (io := _layer_io(m, a, g)) is None: return None
+        a, g = io
+        if self.sub.plans[self.i]['tr']: a, g = g, a        # G^T = sum_t a_t g_t^T: the roles swap
+        L, R, Q = (t.to(a.dtype) for t in self.sub.carriers[self.i])
+        A = torch.bmm((g @ L).transpose(1, 2), a)            # L^T G_i        (B, r, n)
+        Bq = torch.bmm((g @ Q).transpose(1, 2), a @ R.T)     # Q^T G_i R^T    (B, m - r, r)
+        w = self._weights(a.dtype); k = A[0].numel()
+        return A.flatten(1).square() @ w[:k] + Bq.flatten(1).square() @ w[k:]
 
 @patch
-def clipped_sum(self:LowRankSparse, model:nn.Module, loss_fn:Callable, x, y, max_grad_norm:float)->tuple[Tensor, list[Tensor]]:
-    "(B,) per-example norms over ALL kept coordinates jointly, and the clipped sum in those coordinates."
+def clip_masks(self:LowRankSparse)->dict:
+    "Per factored weight a `Projection` (its kept carrier coordinates); dense parameters are clipped as they are."
     self._check_chosen()
-    xs = x if isinstance(x, tuple) else (x,)
-    if xs[0].shape[0] == 0:
-        _check_supported(model); return torch.zeros(0, dtype=torch.float32, device=xs[0].device), self.zeros()
-    _first_use_probe(model, loss_fn, x, y, None)   # chapter 01: batch mixing, state writes, rules vs an autograd loop
-    pe = self.per_example_coords(model, loss_fn, x, y)
-    with _full_precision(xs[0].device):            # norms and sums in at least float32, whatever the model's dtype
-        pe = [v.to(_acc_dtype(v.dtype)) for v in pe]
-        norms = sum(v.flatten(1).square().sum(1) for v in pe).sqrt()
-        f = clip_factors(norms, max_grad_norm)
-        return norms.float(), [torch.einsum('b,b...->...', f, v) for v in pe]
+    if not hasattr(self, '_w'): self._w = {}
+    return {p: _CarrierNorm(self, i) for i, (p, pl) in enumerate(zip(self.params, self.plans)) if pl is not None}
 
 # %% ../../nbs/07_lsg.ipynb #a17342d4
 @patch
