@@ -20,8 +20,8 @@ from torch.utils._pytree import tree_flatten, tree_unflatten, tree_map
 __all__ = ['Rule', 'RULES', 'RECURRENT', 'REFUSED', 'CLIP_EPS', 'METHODS', 'SqNorm', 'register_rule', 'find_rule',
            'seq_weight_grad', 'seq_ghost_sq_norm', 'ghost_is_cheaper', 'linear_rule', 'hf_conv1d_rule', 'conv_unfold',
            'conv_weight_grad', 'conv_rule', 'embedding_rule', 'layer_norm_rule', 'group_norm_rule', 'func_grad_samples',
-           'recurrent_grad_samples', 'LayerCall', 'capture_layers', 'validate_model', 'per_example_grad_norms',
-           'clip_factors', 'clipped_sum', 'clip_and_accumulate', 'fix_model']
+           'recurrent_grad_samples', 'LayerCall', 'capture_layers', 'Projection', 'validate_model',
+           'per_example_grad_norms', 'clip_factors', 'clipped_sum', 'clip_and_accumulate', 'fix_model']
 
 # %% ../nbs/01_clipping.ipynb #276717cb
 class SqNorm(NamedTuple):
@@ -110,7 +110,7 @@ def linear_rule(m:nn.Linear, # the layer
     T, d, p = a.shape[1], a.shape[2], g.shape[2]
     M = (masks or {}).get('weight')
     if M is not None:  # T = 1: ||M * (g a^T)||^2 = sum_jk M_jk g_j^2 a_k^2 = (g^2)^T M (a^2), one GEMM
-        w = SqNorm(((g[:, 0].square() @ M.to(g.dtype)) * a[:, 0].square()).sum(1)) if T == 1 else seq_weight_grad(a, g)
+        w = SqNorm(((g[:, 0].square() @ _as_dtype(M, g.dtype)) * a[:, 0].square()).sum(1)) if T == 1 else seq_weight_grad(a, g)
     else: w = SqNorm(seq_ghost_sq_norm(a, g)) if ghost and ghost_is_cheaper(T, d, p) else seq_weight_grad(a, g)
     return {'weight': w} if m.bias is None else {'weight': w, 'bias': g.sum(1)}
 
@@ -497,10 +497,10 @@ def _check_masks(model:nn.Module, masks:dict|None) -> dict:
     ids = {id(p) for p in model.parameters() if p.requires_grad}
     for p, mk in masks.items():
         if id(p) not in ids: raise ValueError("masks keys must be trainable parameters of model")
-        if not isinstance(mk, Tensor) or mk.shape != p.shape:
+        if not isinstance(mk, Projection) and (not isinstance(mk, Tensor) or (mk.shape != p.shape and not _is_row_mask(mk, p))):
             raise ValueError(f"masks[p] must be a tensor of the parameter's shape {tuple(p.shape)}, got "
                              f"{getattr(mk, 'shape', type(mk).__name__)}")
-        if mk.dtype != torch.bool and not ((mk == 0) | (mk == 1)).all():   # bool is 0/1 by type: no O(d) scan per step
+        if isinstance(mk, Tensor) and mk.dtype != torch.bool and not ((mk == 0) | (mk == 1)).all():   # bool is 0/1 by type: no O(d) scan per step
             raise ValueError("masks values must be 0/1 (bool or float)")
     return masks
 
@@ -673,18 +673,87 @@ def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
             pm = {n: masks[p] for n, p in plist if p in masks}
             # ghost only in full precision: its clipped sum comes from the layer's own backward, which a bf16/fp16
             # layer would round differently from the norm (the bound must hold to float32 rounding)
-            ghost = full and not c.rebatched and all(uses[id(p)] == 1 for _, p in plist) and (not pm or _takes_masks(rule))
+            ghost = full and not c.rebatched and all(uses[id(p)] == 1 for _, p in plist)
             a = a0.to(acc) if a0.is_floating_point() else a0
-            res = rule(c.module, a, gr[0].to(acc), ghost, masks=pm) if ghost and pm else rule(c.module, a, gr[0].to(acc), ghost)
+            res = _rule_with_masks(rule, c.module, a, gr[0].to(acc), ghost, pm)   # masks and projections: next cell
         ghosts = []
         for n, p in plist:
             v = res[n]
             if isinstance(v, SqNorm): sq += v.value.detach().to(acc); ghosts.append((n, p)); continue
-            v = v.detach().to(acc) if p not in masks else v.detach().to(acc) * masks[p].to(acc)
+            v = v.detach().to(acc) if p not in masks else _apply_mask(v.detach().to(acc), masks[p])
             gs_all[p] = v if p not in gs_all else gs_all[p] + v
         if ghosts: ghost_calls.append((c, gr, ghosts))
-    for v in gs_all.values(): sq += v.reshape(B, -1).square().sum(1)
+    for p, v in gs_all.items(): sq += _sq_norms(v, masks.get(p))
     return _PerExample(sq.sqrt(), losses, gs_all, ghost_calls, low)
+
+# %% ../nbs/01_clipping.ipynb #1b7cfaa6
+class Projection:
+    """How one parameter's per-example gradients are measured when only a projection P G_i of them is trained:
+    the clip norm is taken over P G_i, and the clipped sum is returned in the parameter's own space, unprojected
+    (sum_i f_i G_i; P is linear, so the caller gets sum_i f_i P G_i by projecting that one tensor). Pass instances
+    as values of `masks=` in `clipped_sum` / `per_example_grad_norms` (chapter 07's LSG carriers use it)."""
+    def sq_norms(self, G:Tensor)->Tensor: # (B, *shape) materialized per-example gradients -> (B,) ||P G_i||^2
+        raise NotImplementedError
+    def sq_norms_io(self, module:nn.Module, a:Tensor, g:Tensor)->Tensor|None:
+        "Optional fast path from the layer's input `a` and output gradient `g` (what its rule gets); None: materialize."
+        return None
+
+def _is_row_mask(mk, p) -> bool:
+    "A mask of shape (rows, 1, ..., 1): whole output rows (channels) of `p` trained or not."
+    return isinstance(mk, Tensor) and p.dim() >= 2 and tuple(mk.shape) == (p.shape[0],) + (1,) * (p.dim() - 1)
+
+_AS: dict = {}   # (id, version, dtype) of a mask -> (mask, its copy in dtype): masks change rarely, steps often
+
+def _as_dtype(mk:Tensor, dtype:torch.dtype) -> Tensor:
+    "mk.to(dtype), converted once per mask (and per in-place change of it), not at every step."
+    if mk.dtype == dtype: return mk
+    hit = _AS.get(key := (id(mk), mk._version, dtype))
+    if hit is not None and hit[0] is mk: return hit[1]
+    if len(_AS) >= 32: _AS.clear()
+    _AS[key] = (mk, out := mk.to(dtype))
+    return out
+
+def _apply_mask(g:Tensor, mk) -> Tensor:
+    "g restricted to a mask (zero outside; a row mask broadcasts); a Projection leaves g in the parameter's space."
+    return g if isinstance(mk, Projection) else g * _as_dtype(mk, g.dtype)
+
+def _sq_norms(v:Tensor, mk) -> Tensor:
+    "(B, *shape) per-example gradients (already masked) -> (B,) squared norms, over P G_i for a Projection."
+    return mk.sq_norms(v) if isinstance(mk, Projection) else v.reshape(v.shape[0], -1).square().sum(1)
+
+def _row_ghost(m:nn.Module, a:Tensor, g:Tensor, rows:Tensor) -> Tensor|None:
+    "Squared norms of the kept output rows of a Linear / groups=1 convolution weight: its ghost norm on those rows only."
+    B = a.shape[0]
+    if type(m) is nn.Linear: a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])[..., rows]
+    elif type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
+        a, g = conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1)[:, rows].transpose(1, 2)
+    else: return None
+    return seq_ghost_sq_norm(a, g) if ghost_is_cheaper(a.shape[1], a.shape[2], g.shape[2]) else seq_weight_grad(a, g).square().sum((1, 2))
+
+_CHUNK = 1 << 20   # at most this many per-example gradient entries materialized at once for a masked norm
+
+def _masked_sq_norm(rule, m, a, g, name, p, mk, got) -> Tensor:
+    "(B,) squared norm of parameter `name` over its mask / projection, with as little memory as the layer allows."
+    if isinstance(mk, Projection) and (fast := mk.sq_norms_io(m, a, g)) is not None: return fast
+    if _is_row_mask(mk, p) and name == 'weight' and rule in (linear_rule, conv_rule):
+        if (fast := _row_ghost(m, a, g, mk.reshape(-1).nonzero().squeeze(1))) is not None: return fast
+    if isinstance(got, Tensor): return _sq_norms(_apply_mask(got, mk), mk)   # the rule materialized it already
+    B, step = a.shape[0], max(1, _CHUNK // max(1, p.numel()))
+    return torch.cat([_sq_norms(_apply_mask(rule(m, a[i:i + step], g[i:i + step], False)[name], mk), mk)
+                      for i in range(0, B, step)]) if B else g.new_zeros(0)
+
+def _rule_with_masks(rule, m:nn.Module, a:Tensor, g:Tensor, ghost:bool, pm:dict) -> dict:
+    """A layer rule under masks / projections `pm` ({name: mask or Projection}). When a ghost norm is allowed, every
+    masked parameter gets a SqNorm (its clipped sum then comes from the layer's own backward, masked afterwards);
+    otherwise the rule materializes and the dispatcher masks the per-example gradients."""
+    if not pm or not ghost: return rule(m, a, g, ghost)
+    own = {n: mk for n, mk in pm.items() if isinstance(mk, Tensor) and not _is_row_mask(mk, m.get_parameter(n))
+           } if _takes_masks(rule) else {}
+    res = dict(rule(m, a, g, True, masks=own) if own else rule(m, a, g, True))
+    for n, mk in pm.items():
+        if n in own and isinstance(res[n], SqNorm): continue          # the rule measured the masked norm itself
+        res[n] = SqNorm(_masked_sq_norm(rule, m, a, g, n, m.get_parameter(n), mk, res[n]))
+    return res
 
 # %% ../nbs/01_clipping.ipynb #f155baa3
 @contextmanager
@@ -839,7 +908,7 @@ def clipped_sum(model:nn.Module,       # any model without batch-mixing layers (
             raise ValueError("method='second_backward' rounds the clipped sum in the layers' bf16/fp16 precision, which can "
                              "break the clip bound; use method='bookkeeping' for bf16/fp16 models and autocast")
         out = torch.autograd.grad((pe.losses * f.to(pe.losses.dtype)).sum(), params, allow_unused=True)
-        sums = {p: zeros(p) if g is None else (g * masks[p].to(g.dtype) if p in masks else g).to(_acc_dtype(p.dtype))
+        sums = {p: zeros(p) if g is None else (_apply_mask(g, masks[p]) if p in masks else g).to(_acc_dtype(p.dtype))
                 for p, g in zip(params, out)}
         return pe.norms.float(), sums
     with _full_precision(f.device): sums = {p: torch.einsum('b,b...->...', f, gs) for p, gs in pe.grad_samples.items()}
@@ -848,7 +917,7 @@ def clipped_sum(model:nn.Module,       # any model without batch-mixing layers (
         for (_, p), g in zip(ghosts, torch.autograd.grad(c.edges, [p for _, p in ghosts], fs, retain_graph=True,
                                                           allow_unused=True)):
             if g is None: continue
-            if p in masks: g = g * masks[p].to(g.dtype)   # M * sum_i f_i g_i a_i^T = sum_i f_i (M * grad_i)
+            if p in masks: g = _apply_mask(g, masks[p])   # M * sum_i f_i g_i a_i^T = sum_i f_i (M * grad_i)
             sums[p] = g if p not in sums else sums[p] + g
     return pe.norms.float(), {p: sums[p].to(_acc_dtype(p.dtype)) if p in sums else zeros(p) for p in params}   # unused: zeros
 
