@@ -484,6 +484,75 @@ class capture_layers:
         self._handles, self.recording, self._keep = [], False, []
         return False
 
+# %% ../nbs/01_clipping.ipynb #1b7cfaa6
+class Projection:
+    """How one parameter's per-example gradients are measured when only a projection P G_i of them is trained:
+    the clip norm is taken over P G_i, and the clipped sum is returned in the parameter's own space, unprojected
+    (sum_i f_i G_i; P is linear, so the caller gets sum_i f_i P G_i by projecting that one tensor). Pass instances
+    as values of `masks=` in `clipped_sum` / `per_example_grad_norms` (chapter 07's LSG carriers use it)."""
+    def sq_norms(self, G:Tensor)->Tensor: # (B, *shape) materialized per-example gradients -> (B,) ||P G_i||^2
+        raise NotImplementedError
+    def sq_norms_io(self, module:nn.Module, a:Tensor, g:Tensor)->Tensor|None:
+        "Optional fast path from the layer's input `a` and output gradient `g` (what its rule gets); None: materialize."
+        return None
+
+def _is_row_mask(mk, p) -> bool:
+    "A mask of shape (rows, 1, ..., 1): whole output rows (channels) of `p` trained or not."
+    return isinstance(mk, Tensor) and p.dim() >= 2 and tuple(mk.shape) == (p.shape[0],) + (1,) * (p.dim() - 1)
+
+_AS: dict = {}   # (id, version, dtype) of a mask -> (mask, its copy in dtype): masks change rarely, steps often
+
+def _as_dtype(mk:Tensor, dtype:torch.dtype) -> Tensor:
+    "mk.to(dtype), converted once per mask (and per in-place change of it), not at every step."
+    if mk.dtype == dtype: return mk
+    hit = _AS.get(key := (id(mk), mk._version, dtype))
+    if hit is not None and hit[0] is mk: return hit[1]
+    if len(_AS) >= 32: _AS.clear()
+    _AS[key] = (mk, out := mk.to(dtype))
+    return out
+
+def _apply_mask(g:Tensor, mk) -> Tensor:
+    "g restricted to a mask (zero outside; a row mask broadcasts); a Projection leaves g in the parameter's space."
+    return g if isinstance(mk, Projection) else g * _as_dtype(mk, g.dtype)
+
+def _sq_norms(v:Tensor, mk) -> Tensor:
+    "(B, *shape) per-example gradients (already masked) -> (B,) squared norms, over P G_i for a Projection."
+    return mk.sq_norms(v) if isinstance(mk, Projection) else v.reshape(v.shape[0], -1).square().sum(1)
+
+def _row_ghost(m:nn.Module, a:Tensor, g:Tensor, rows:Tensor) -> Tensor|None:
+    "Squared norms of the kept output rows of a Linear / groups=1 convolution weight: its ghost norm on those rows only."
+    B = a.shape[0]
+    if type(m) is nn.Linear: a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])[..., rows]
+    elif type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
+        a, g = conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1)[:, rows].transpose(1, 2)
+    else: return None
+    return seq_ghost_sq_norm(a, g) if ghost_is_cheaper(a.shape[1], a.shape[2], g.shape[2]) else seq_weight_grad(a, g).square().sum((1, 2))
+
+_CHUNK = 1 << 20   # at most this many per-example gradient entries materialized at once for a masked norm
+
+def _masked_sq_norm(rule, m, a, g, name, p, mk, got) -> Tensor:
+    "(B,) squared norm of parameter `name` over its mask / projection, with as little memory as the layer allows."
+    if isinstance(mk, Projection) and (fast := mk.sq_norms_io(m, a, g)) is not None: return fast
+    if _is_row_mask(mk, p) and name == 'weight' and rule in (linear_rule, conv_rule):
+        if (fast := _row_ghost(m, a, g, mk.reshape(-1).nonzero().squeeze(1))) is not None: return fast
+    if isinstance(got, Tensor): return _sq_norms(_apply_mask(got, mk), mk)   # the rule materialized it already
+    B, step = a.shape[0], max(1, _CHUNK // max(1, p.numel()))
+    return torch.cat([_sq_norms(_apply_mask(rule(m, a[i:i + step], g[i:i + step], False)[name], mk), mk)
+                      for i in range(0, B, step)]) if B else g.new_zeros(0)
+
+def _rule_with_masks(rule, m:nn.Module, a:Tensor, g:Tensor, ghost:bool, pm:dict) -> dict:
+    """A layer rule under masks / projections `pm` ({name: mask or Projection}). When a ghost norm is allowed, every
+    masked parameter gets a SqNorm (its clipped sum then comes from the layer's own backward, masked afterwards);
+    otherwise the rule materializes and the dispatcher masks the per-example gradients."""
+    if not pm or not ghost: return rule(m, a, g, ghost)
+    own = {n: mk for n, mk in pm.items() if isinstance(mk, Tensor) and not _is_row_mask(mk, m.get_parameter(n))
+           } if _takes_masks(rule) else {}
+    res = dict(rule(m, a, g, True, masks=own) if own else rule(m, a, g, True))
+    for n, mk in pm.items():
+        if n in own and isinstance(res[n], SqNorm): continue          # the rule measured the masked norm itself
+        res[n] = SqNorm(_masked_sq_norm(rule, m, a, g, n, m.get_parameter(n), mk, res[n]))
+    return res
+
 # %% ../nbs/01_clipping.ipynb #a2fc4b86
 def _acc_dtype(dt:torch.dtype) -> torch.dtype:
     "Norms accumulate in at least float32 (bf16/fp16 models), float64 stays float64."
@@ -685,75 +754,6 @@ def _per_example_sums(losses, calls, rules, masks, low) -> _PerExample:
         if ghosts: ghost_calls.append((c, gr, ghosts))
     for p, v in gs_all.items(): sq += _sq_norms(v, masks.get(p))
     return _PerExample(sq.sqrt(), losses, gs_all, ghost_calls, low)
-
-# %% ../nbs/01_clipping.ipynb #1b7cfaa6
-class Projection:
-    """How one parameter's per-example gradients are measured when only a projection P G_i of them is trained:
-    the clip norm is taken over P G_i, and the clipped sum is returned in the parameter's own space, unprojected
-    (sum_i f_i G_i; P is linear, so the caller gets sum_i f_i P G_i by projecting that one tensor). Pass instances
-    as values of `masks=` in `clipped_sum` / `per_example_grad_norms` (chapter 07's LSG carriers use it)."""
-    def sq_norms(self, G:Tensor)->Tensor: # (B, *shape) materialized per-example gradients -> (B,) ||P G_i||^2
-        raise NotImplementedError
-    def sq_norms_io(self, module:nn.Module, a:Tensor, g:Tensor)->Tensor|None:
-        "Optional fast path from the layer's input `a` and output gradient `g` (what its rule gets); None: materialize."
-        return None
-
-def _is_row_mask(mk, p) -> bool:
-    "A mask of shape (rows, 1, ..., 1): whole output rows (channels) of `p` trained or not."
-    return isinstance(mk, Tensor) and p.dim() >= 2 and tuple(mk.shape) == (p.shape[0],) + (1,) * (p.dim() - 1)
-
-_AS: dict = {}   # (id, version, dtype) of a mask -> (mask, its copy in dtype): masks change rarely, steps often
-
-def _as_dtype(mk:Tensor, dtype:torch.dtype) -> Tensor:
-    "mk.to(dtype), converted once per mask (and per in-place change of it), not at every step."
-    if mk.dtype == dtype: return mk
-    hit = _AS.get(key := (id(mk), mk._version, dtype))
-    if hit is not None and hit[0] is mk: return hit[1]
-    if len(_AS) >= 32: _AS.clear()
-    _AS[key] = (mk, out := mk.to(dtype))
-    return out
-
-def _apply_mask(g:Tensor, mk) -> Tensor:
-    "g restricted to a mask (zero outside; a row mask broadcasts); a Projection leaves g in the parameter's space."
-    return g if isinstance(mk, Projection) else g * _as_dtype(mk, g.dtype)
-
-def _sq_norms(v:Tensor, mk) -> Tensor:
-    "(B, *shape) per-example gradients (already masked) -> (B,) squared norms, over P G_i for a Projection."
-    return mk.sq_norms(v) if isinstance(mk, Projection) else v.reshape(v.shape[0], -1).square().sum(1)
-
-def _row_ghost(m:nn.Module, a:Tensor, g:Tensor, rows:Tensor) -> Tensor|None:
-    "Squared norms of the kept output rows of a Linear / groups=1 convolution weight: its ghost norm on those rows only."
-    B = a.shape[0]
-    if type(m) is nn.Linear: a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])[..., rows]
-    elif type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
-        a, g = conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1)[:, rows].transpose(1, 2)
-    else: return None
-    return seq_ghost_sq_norm(a, g) if ghost_is_cheaper(a.shape[1], a.shape[2], g.shape[2]) else seq_weight_grad(a, g).square().sum((1, 2))
-
-_CHUNK = 1 << 20   # at most this many per-example gradient entries materialized at once for a masked norm
-
-def _masked_sq_norm(rule, m, a, g, name, p, mk, got) -> Tensor:
-    "(B,) squared norm of parameter `name` over its mask / projection, with as little memory as the layer allows."
-    if isinstance(mk, Projection) and (fast := mk.sq_norms_io(m, a, g)) is not None: return fast
-    if _is_row_mask(mk, p) and name == 'weight' and rule in (linear_rule, conv_rule):
-        if (fast := _row_ghost(m, a, g, mk.reshape(-1).nonzero().squeeze(1))) is not None: return fast
-    if isinstance(got, Tensor): return _sq_norms(_apply_mask(got, mk), mk)   # the rule materialized it already
-    B, step = a.shape[0], max(1, _CHUNK // max(1, p.numel()))
-    return torch.cat([_sq_norms(_apply_mask(rule(m, a[i:i + step], g[i:i + step], False)[name], mk), mk)
-                      for i in range(0, B, step)]) if B else g.new_zeros(0)
-
-def _rule_with_masks(rule, m:nn.Module, a:Tensor, g:Tensor, ghost:bool, pm:dict) -> dict:
-    """A layer rule under masks / projections `pm` ({name: mask or Projection}). When a ghost norm is allowed, every
-    masked parameter gets a SqNorm (its clipped sum then comes from the layer's own backward, masked afterwards);
-    otherwise the rule materializes and the dispatcher masks the per-example gradients."""
-    if not pm or not ghost: return rule(m, a, g, ghost)
-    own = {n: mk for n, mk in pm.items() if isinstance(mk, Tensor) and not _is_row_mask(mk, m.get_parameter(n))
-           } if _takes_masks(rule) else {}
-    res = dict(rule(m, a, g, True, masks=own) if own else rule(m, a, g, True))
-    for n, mk in pm.items():
-        if n in own and isinstance(res[n], SqNorm): continue          # the rule measured the masked norm itself
-        res[n] = SqNorm(_masked_sq_norm(rule, m, a, g, n, m.get_parameter(n), mk, res[n]))
-    return res
 
 # %% ../nbs/01_clipping.ipynb #f155baa3
 @contextmanager
