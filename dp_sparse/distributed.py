@@ -15,7 +15,8 @@ import torch.multiprocessing as mp
 from torch import nn, Tensor
 from .noise import _device_seed
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, collate_batch, load_dataset
-from .optim import DPOptimizer, PrivacyEngine, _check_seed
+from .optim import DPOptimizer, PrivacyEngine
+from .validate import check_seed
 from .subspace import RandomFreeze
 from .train import TrainConfig, train, make_model
 
@@ -241,7 +242,7 @@ class DistributedPrivacyEngine(PrivacyEngine):
                  group=None,               # process group; None: the default group
                  autocast_dtype:torch.dtype|None=None): # torch.bfloat16 for autocast in clipping; None: off
         rank, world = world_info(group)
-        _refuse_secure(secure_mode, world); _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
+        _refuse_secure(secure_mode, world); check_seed('seed', seed); check_seed('noise_seed', noise_seed)
         if world > 1:   # rank 0's public seed and secret root on every rank (the root never derived from the seed)
             seed, root = _broadcast_seeds([seed, noise_seed], ['seed', 'noise_seed'], group)
         super().__init__(accountant, seed, noise_seed=noise_seed, secure_mode=secure_mode)
@@ -416,10 +417,15 @@ def _flat(model:nn.Module)->Tensor: return torch.cat([p.detach().reshape(-1) for
 
 # %% ../nbs/11_distributed.ipynb #11608517
 class _ZeroNoise:
-    "Test scaffolding: a noise source that adds nothing (the shares are added before the all-reduce instead)."
-    std, step, _seed = 0.0, 0, 0
+    "Test scaffolding: a mechanism that adds nothing itself (the shares are added before the all-reduce instead)."
+    std, step, _seed, sensitivity, correlated, needs_max_steps = 0.0, 0, 0, 1.0, False, False
+    def __init__(self, noise_multiplier, max_grad_norm): self.noise_multiplier, self.max_grad_norm = noise_multiplier, max_grad_norm
     def sample(self, like): return [torch.zeros_like(t) for t in like]
     def reset_buffers(self): pass
+    def check_sampler(self, sampler, sample_rate, max_steps): pass
+    def event(self, step, sample_rate):   # charged as the sigma the shares add up to (chapter 08: the optimizer composes it)
+        from dp_sparse.accounting import PoissonGaussianEvent
+        return PoissonGaussianEvent(self.noise_multiplier, sample_rate)
 
 def _noise_steps(opt, steps:int)->Tensor:
     "(steps, d) parameter changes of `steps` steps on empty batches: pure noise."
@@ -440,7 +446,7 @@ def _variance_run(rank:int, world:int, scheme:str, steps:int)->Tensor:
     if scheme != 'shared':
         share = 2.0 * 0.5 / (math.sqrt(world) if scheme == 'shares' else 1.0)
         g = torch.Generator().manual_seed(1000 + rank)   # independent per rank
-        opt.noise = _ZeroNoise()
+        opt.noise = _ZeroNoise(opt.noise_multiplier, opt.max_grad_norm)
         reduce = opt._reduce_sums
         opt._reduce_sums = lambda s: reduce([t + share * torch.randn(t.shape, generator=g, dtype=t.dtype) for t in s])
     return _noise_steps(opt, steps)
