@@ -50,10 +50,15 @@ def _flat(model:nn.Module)->Tensor: return torch.cat([p.detach().reshape(-1) for
 
 # %% ../nbs/11a_testing.ipynb #c150295e
 class _ZeroNoise:
-    "Test scaffolding: a noise source that adds nothing (the shares are added before the all-reduce instead)."
-    std, step, _seed = 0.0, 0, 0
+    "Test scaffolding: a mechanism that adds nothing itself (the shares are added before the all-reduce instead)."
+    std, step, _seed, sensitivity, correlated, needs_max_steps = 0.0, 0, 0, 1.0, False, False
+    def __init__(self, noise_multiplier, max_grad_norm): self.noise_multiplier, self.max_grad_norm = noise_multiplier, max_grad_norm
     def sample(self, like): return [torch.zeros_like(t) for t in like]
     def reset_buffers(self): pass
+    def check_sampler(self, sampler, sample_rate, max_steps): pass
+    def event(self, step, sample_rate):   # charged as the sigma the shares add up to (chapter 08: the optimizer composes it)
+        from dp_sparse.accounting import PoissonGaussianEvent
+        return PoissonGaussianEvent(self.noise_multiplier, sample_rate)
 
 def _noise_steps(opt, steps:int)->Tensor:
     "(steps, d) parameter changes of `steps` steps on empty batches: pure noise."
@@ -74,7 +79,7 @@ def _variance_run(rank:int, world:int, scheme:str, steps:int)->Tensor:
     if scheme != 'shared':
         share = 2.0 * 0.5 / (math.sqrt(world) if scheme == 'shares' else 1.0)
         g = torch.Generator().manual_seed(1000 + rank)   # independent per rank
-        opt.noise = _ZeroNoise()
+        opt.noise = _ZeroNoise(opt.noise_multiplier, opt.max_grad_norm)
         reduce = opt._reduce_sums
         opt._reduce_sums = lambda s: reduce([t + share * torch.randn(t.shape, generator=g, dtype=t.dtype) for t in s])
     return _noise_steps(opt, steps)

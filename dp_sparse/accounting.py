@@ -4,56 +4,34 @@
 
 # %% ../nbs/00_accounting.ipynb #d3d87f97
 from __future__ import annotations
-import math, numbers, warnings
+import importlib, math, warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
 from functools import lru_cache
 import numpy as np
 from fastcore.basics import patch
 from scipy import optimize, special
 
 # %% auto #0
-__all__ = ['MIN_NOISE_MULTIPLIER', 'DEFAULT_ORDERS', 'rdp_gaussian', 'rdp_subsampled_gaussian', 'rdp_to_epsilon', 'epsilon_for',
-           'steps_for', 'RDPAccountant', 'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant',
-           'amplified_banded_rounds', 'check_amplified_banded']
+__all__ = ['MIN_NOISE_MULTIPLIER', 'DEFAULT_ORDERS', 'EVENTS', 'ACCOUNTANTS', 'rdp_gaussian', 'rdp_subsampled_gaussian',
+           'rdp_to_epsilon', 'epsilon_for', 'steps_for', 'register_event', 'Event', 'PoissonGaussianEvent',
+           'GaussianEvent', 'SelfComposed', 'Composed', 'register_accountant', 'Accountant', 'RDPAccountant',
+           'gaussian_epsilon', 'noise_multiplier_for', 'PLDAccountant', 'amplified_banded_rounds',
+           'check_amplified_banded']
 
 # %% ../nbs/00_accounting.ipynb #a448e501
-def _real(name:str, x) -> float:
-    "`x` as a float; TypeError unless it is a real number (bool excluded), ValueError if NaN."
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    x = float(x)
-    if math.isnan(x): raise ValueError(f"{name} must not be NaN")
-    return x
-
-def _check_sample_rate(q) -> float:
-    q = _real("sample_rate", q)
-    if not 0 < q <= 1: raise ValueError(f"sample_rate must be in (0, 1], got {q}")
-    return q
-
-def _check_positive(name:str, x) -> float:
-    x = _real(name, x)
-    if not 0 < x < math.inf: raise ValueError(f"{name} must be in (0, inf), got {x}")
-    return x
+from .validate import check_real, check_range, check_positive, check_probability, check_int
 
 MIN_NOISE_MULTIPLIER = 1e-2   # below it one full-batch step already costs epsilon > 5000 at order 2: no guarantee left,
                               # and the RDP of the subsampled Gaussian overflows float64 (1/sigma^2 terms) long before 1e-300
 
 def _check_noise_multiplier(sigma) -> float:
-    s = _real("noise_multiplier", sigma)
+    "sigma as a float in [MIN_NOISE_MULTIPLIER, inf): chapter 00a's real-number check, then the accountant's floor."
+    s = check_real("noise_multiplier", sigma)
     if not MIN_NOISE_MULTIPLIER <= s < math.inf:
         raise ValueError(f"noise_multiplier must be in [{MIN_NOISE_MULTIPLIER:g}, inf), got {s} (noise is never skipped: "
                          "sigma = 0 has no privacy, and a smaller sigma no meaningful one)")
     return s
-
-def _check_delta(delta) -> float:
-    d = _real("delta", delta)
-    if not 0 < d < 1: raise ValueError(f"delta must be in (0, 1), got {d}")
-    return d
-
-def _check_int(name:str, n, minimum:int=0) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(n).__name__}")
-    if n < minimum: raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return int(n)
 
 def _check_orders(orders) -> np.ndarray:
     "Orders as a float64 array of shape (k,), k >= 1, every order finite and > 1."
@@ -71,7 +49,7 @@ def rdp_gaussian(
     sensitivity:float=1.0,  # Delta, L2 sensitivity in clip-norm units, > 0
 )->np.ndarray:              # RDP at each order, in nats, shape (k,)
     "RDP of the Gaussian mechanism, alpha * Delta^2 / (2 sigma^2) (Mironov 2017, arXiv:1702.07476, Prop. 7)."
-    sigma, sens, a = _check_noise_multiplier(noise_multiplier), _check_positive("sensitivity", sensitivity), _check_orders(orders)
+    sigma, sens, a = _check_noise_multiplier(noise_multiplier), check_positive("sensitivity", sensitivity), _check_orders(orders)
     return a * sens**2 / (2 * sigma**2)
 
 # %% ../nbs/00_accounting.ipynb #487ef8b6
@@ -140,7 +118,7 @@ def rdp_subsampled_gaussian(
     orders,                 # RDP orders alpha > 1, shape (k,)
 )->np.ndarray:              # RDP of ONE step at each order, in nats, shape (k,); float64
     "RDP of the Poisson-subsampled Gaussian: Mironov, Talwar, Zhang 2019 (arXiv:1908.10530), Sec. 3.2-3.3."
-    q, sigma, a = _check_sample_rate(sample_rate), _check_noise_multiplier(noise_multiplier), _check_orders(orders)
+    q, sigma, a = check_probability("sample_rate", sample_rate), _check_noise_multiplier(noise_multiplier), _check_orders(orders)
     return np.array(_rdp_cached(q, sigma, tuple(a.tolist())), dtype=np.float64)
 
 # %% ../nbs/00_accounting.ipynb #8e8d2c8d
@@ -158,7 +136,7 @@ def rdp_to_epsilon(
     delta:float,    # target delta, 0 < delta < 1
 )->tuple[float, float]: # (epsilon >= 0 in nats, the order that attains it)
     "Smallest eps over orders of rdp - (log delta + log a)/(a-1) + log((a-1)/a) (Balle et al. 2020, arXiv:2004.00010)."
-    a, d = _check_orders(orders), _check_delta(delta)
+    a, d = _check_orders(orders), check_range("delta", delta, 0, 1)
     r = np.atleast_1d(np.asarray(rdp, dtype=np.float64))
     if r.shape != a.shape: raise ValueError(f"rdp and orders must have the same shape, got {r.shape} and {a.shape}")
     if np.any(np.isnan(r)) or np.any(r < 0): raise ValueError("rdp must be >= 0 at every order (inf allowed)")
@@ -180,7 +158,7 @@ def epsilon_for(
     orders=DEFAULT_ORDERS,  # RDP orders alpha > 1, shape (k,)
 )->float:                   # epsilon in nats after T identical steps
     "Epsilon of T steps of the Poisson-subsampled Gaussian mechanism (RDP composition + Balle et al. 2020)."
-    steps = _check_int("steps", steps)
+    steps = check_int("steps", steps, 0)
     return rdp_to_epsilon(steps * rdp_subsampled_gaussian(sample_rate, noise_multiplier, orders), orders, delta)[0]
 
 def steps_for(
@@ -188,78 +166,145 @@ def steps_for(
     sample_rate:float, # q, 0 < q <= 1
 )->int:                # ceil(epochs / q), steps needed for `epochs` expected passes
     "Number of steps for `epochs` epochs at Poisson rate q: ceil(epochs / q)."
-    e, q = _check_positive("epochs", epochs), _check_sample_rate(sample_rate)
+    e, q = check_positive("epochs", epochs), check_probability("sample_rate", sample_rate)
     n = e / q
     r = round(n)
     if abs(n - r) <= 1e-9 * max(1.0, n): return int(r)   # 9 / 0.009 = 1000.0000000000001 in floats: that is 1000 steps
     return int(math.ceil(n))
 
 # %% ../nbs/00_accounting.ipynb #95dab417
-_EVENT_KEYS = {"poisson_gaussian": ("noise_multiplier", "sample_rate"), "gaussian": ("noise_multiplier", "sensitivity")}
+EVENTS: dict = {}   # tag -> leaf event class; the tag names the event in checkpoints
 
-class RDPAccountant:
-    "Composes Poisson-subsampled Gaussian steps (and plain Gaussian releases) in RDP; epsilon by Balle et al. 2020."
-    mechanism, version = "rdp", 1   # state_dict tag: bump `version` if the meaning of a saved field changes
+def register_event(kind:str):
+    "Class decorator: a frozen dataclass of real-valued fields becomes a leaf event tagged `kind` in checkpoints."
+    def deco(cls):
+        cls.kind = kind; EVENTS[kind] = cls
+        return cls
+    return deco
 
+class Event:
+    "A leaf accounting event: one release of a mechanism, immutable; composed by any accountant."
+    def leaves(self, count:int=1) -> list: return [(self, count)]   # composition: a leaf is itself, `count` times
+    def to_dict(self) -> dict: return {"event": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+@register_event("poisson_gaussian")
+@dataclass(frozen=True)
+class PoissonGaussianEvent(Event):
+    "One step of the Poisson-subsampled Gaussian mechanism (DP-SGD): rate q, noise std sigma * C, sensitivity C."
+    noise_multiplier: float  # sigma, >= MIN_NOISE_MULTIPLIER
+    sample_rate: float       # q in (0, 1]
+    def __post_init__(self):
+        object.__setattr__(self, "noise_multiplier", _check_noise_multiplier(self.noise_multiplier))
+        object.__setattr__(self, "sample_rate", check_probability("sample_rate", self.sample_rate))
+    def rdp(self, orders) -> np.ndarray: return rdp_subsampled_gaussian(self.sample_rate, self.noise_multiplier, orders)
+    def dp_event(self):
+        from dp_accounting import dp_event   # sample_rate -> sampling_probability happens here only
+        return dp_event.PoissonSampledDpEvent(self.sample_rate, dp_event.GaussianDpEvent(self.noise_multiplier))
+
+@register_event("gaussian")
+@dataclass(frozen=True)
+class GaussianEvent(Event):
+    "One plain Gaussian release (a whole BSR run): noise std sigma * C, L2 sensitivity Delta * C."
+    noise_multiplier: float   # sigma, >= MIN_NOISE_MULTIPLIER
+    sensitivity: float = 1.0  # Delta in clip-norm units, > 0
+    def __post_init__(self):
+        object.__setattr__(self, "noise_multiplier", _check_noise_multiplier(self.noise_multiplier))
+        object.__setattr__(self, "sensitivity", check_positive("sensitivity", self.sensitivity))
+    def rdp(self, orders) -> np.ndarray: return rdp_gaussian(self.noise_multiplier, orders, self.sensitivity)
+    def dp_event(self):
+        from dp_accounting import dp_event
+        return dp_event.GaussianDpEvent(self.noise_multiplier / self.sensitivity)   # sensitivity Delta: sigma / Delta
+
+@dataclass(frozen=True)
+class SelfComposed:
+    "`event` released `count` times."
+    event: object
+    count: int
+    def __post_init__(self): object.__setattr__(self, "count", check_int("count", self.count, 0))
+    def leaves(self, count:int=1) -> list: return self.event.leaves(self.count * count)
+
+@dataclass(frozen=True)
+class Composed:
+    "Several events, in order; `Composed(())` releases nothing."
+    events: tuple = ()
+    def __post_init__(self): object.__setattr__(self, "events", tuple(self.events))
+    def leaves(self, count:int=1) -> list: return [l for e in self.events for l in e.leaves(count)]
+
+# %% ../nbs/00_accounting.ipynb #aa34b7fe
+ACCOUNTANTS: dict = {}   # name -> accountant class (PrivacyEngine, the CLI's --accountant); the name tags its checkpoints
+
+def register_accountant(name:str):
+    "Class decorator: register an `Accountant` subclass under `name` (also its checkpoint tag, `mechanism`)."
+    def deco(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Accountant)): raise TypeError(f"{cls!r} is not an Accountant subclass")
+        cls.mechanism = name; ACCOUNTANTS[name] = cls
+        return cls
+    return deco
+
+class Accountant(ABC):
+    "Composes accounting events into a history; subclasses turn it into epsilon. Siblings: RDPAccountant, PLDAccountant."
+    mechanism, version = None, 1   # state_dict tag (set by register_accountant); bump `version` if a saved field changes meaning
+
+    def __init__(self): self._history: list[list] = []   # [[leaf event, count], ...], identical neighbours merged
+
+    def compose(self, event, count:int=1):
+        "Record `event` (a leaf, SelfComposed or Composed) `count` times; returns self."
+        n = check_int("count", count, 0)
+        leaves = getattr(event, "leaves", None)
+        if not callable(leaves): raise TypeError(f"event must be an accounting event (Event, SelfComposed, Composed), got {event!r}")
+        for leaf, k in leaves(n):
+            if k == 0: continue
+            if self._history and self._history[-1][0] == leaf: self._history[-1][1] += k   # merge identical neighbours
+            else: self._history.append([leaf, k])
+        return self
+
+    def step(self, *, noise_multiplier:float, sample_rate:float, steps:int=1):
+        "`steps` Poisson-subsampled Gaussian steps: compose(PoissonGaussianEvent(sigma, q), steps); returns self."
+        return self.compose(PoissonGaussianEvent(noise_multiplier, sample_rate), check_int("steps", steps, 0))
+    def step_gaussian(self, *, noise_multiplier:float, sensitivity:float=1.0, count:int=1):
+        "`count` plain Gaussian releases (e.g. one whole BSR run): compose(GaussianEvent(sigma, Delta), count); returns self."
+        return self.compose(GaussianEvent(noise_multiplier, sensitivity), count)
+
+    @property
+    def history(self) -> list[dict]: return [{**e.to_dict(), "count": n} for e, n in self._history]
+    @property
+    def steps(self) -> int: return sum(n for e, n in self._history if isinstance(e, PoissonGaussianEvent))
+    @property
+    def gaussian_events(self) -> int: return sum(n for e, n in self._history if isinstance(e, GaussianEvent))
+    def __len__(self) -> int: return self.steps
+    def __repr__(self):
+        return f"{type(self).__name__}(steps={self.steps}, gaussian_events={self.gaussian_events}, entries={len(self._history)})"
+
+    def _config(self) -> dict: return {}   # constructor arguments a checkpoint keeps (plain python values)
+    @abstractmethod
+    def get_privacy_spent(self, delta:float) -> tuple:
+        "(epsilon in nats, detail: e.g. the best RDP order, or None) at `delta`, 0 < delta < 1."
+    def epsilon(self, delta:float) -> float:
+        "Epsilon in nats at `delta`, 0 < delta < 1."
+        return self.get_privacy_spent(delta)[0]
+    get_epsilon = epsilon
+
+# %% ../nbs/00_accounting.ipynb #2961365b
+@register_accountant("rdp")
+class RDPAccountant(Accountant):
+    "Composes events in RDP (each event's RDP curve, summed at every order); epsilon by Balle et al. 2020."
     def __init__(self,
                  orders=DEFAULT_ORDERS, # RDP orders alpha > 1, shape (k,)
                 ):
+        super().__init__()
         self.orders = tuple(_check_orders(orders).tolist())
-        self._history: list[dict] = []
 
-    def _add(self, event:str, params:dict, count:int):
-        if count == 0: return
-        last = self._history[-1] if self._history else None
-        if last is not None and last["event"] == event and all(last[k] == v for k, v in params.items()):
-            last["count"] += count   # merge identical consecutive entries
-        else: self._history.append({"event": event, **params, "count": count})
-
-    def step(self, *,
-             noise_multiplier:float, # sigma, > 0
-             sample_rate:float,      # q, 0 < q <= 1
-             steps:int=1,            # number of identical steps, >= 0
-            ):
-        "Record `steps` steps of the Poisson-subsampled Gaussian mechanism; returns self."
-        p = {"noise_multiplier": _check_noise_multiplier(noise_multiplier), "sample_rate": _check_sample_rate(sample_rate)}
-        self._add("poisson_gaussian", p, _check_int("steps", steps))
-        return self
-
-    def step_gaussian(self, *,
-                      noise_multiplier:float, # sigma, noise std in clip-norm units, > 0
-                      sensitivity:float=1.0,  # Delta, L2 sensitivity in clip-norm units, > 0
-                      count:int=1,            # number of such releases, >= 0
-                     ):
-        "Record `count` plain Gaussian releases (e.g. one whole BSR run); returns self."
-        p = {"noise_multiplier": _check_noise_multiplier(noise_multiplier), "sensitivity": _check_positive("sensitivity", sensitivity)}
-        self._add("gaussian", p, _check_int("count", count))
-        return self
-
-    @property
-    def history(self) -> list[dict]: return [dict(h) for h in self._history]
-    @property
-    def steps(self) -> int: return sum(h["count"] for h in self._history if h["event"] == "poisson_gaussian")
-    @property
-    def gaussian_events(self) -> int: return sum(h["count"] for h in self._history if h["event"] == "gaussian")
-    def __len__(self) -> int: return self.steps
-    def __repr__(self): return f"RDPAccountant(steps={self.steps}, gaussian_events={self.gaussian_events}, entries={len(self._history)})"
+    def _config(self) -> dict: return {"orders": list(self.orders)}
 
     def rdp(self) -> np.ndarray:
         "Composed RDP of the whole history at each of `self.orders`, shape (k,)."
         total = np.zeros(len(self.orders))
-        for h in self._history:
-            if h["event"] == "poisson_gaussian": r = rdp_subsampled_gaussian(h["sample_rate"], h["noise_multiplier"], self.orders)
-            else: r = rdp_gaussian(h["noise_multiplier"], self.orders, h["sensitivity"])
-            total += h["count"] * r
+        for e, n in self._history: total += n * e.rdp(self.orders)
         return total
 
     def get_privacy_spent(self, delta:float) -> tuple[float, float]:
         "(epsilon, best order) at `delta`, 0 < delta < 1."
         return rdp_to_epsilon(self.rdp(), self.orders, delta)
-
-    def epsilon(self, delta:float) -> float:
-        "Epsilon in nats at `delta`, 0 < delta < 1."
-        return self.get_privacy_spent(delta)[0]
-    get_epsilon = epsilon
 
 # %% ../nbs/00_accounting.ipynb #852bb586
 def _check_state(acc, d, keys:tuple):
@@ -270,23 +315,28 @@ def _check_state(acc, d, keys:tuple):
         raise ValueError(f"state dict is for mechanism={d['mechanism']!r} version={d['version']!r}, "
                          f"expected {acc.mechanism!r} version {acc.version}")
 
-@patch
-def state_dict(self:RDPAccountant) -> dict:
-    "Plain-python state: {'mechanism', 'version', 'orders', 'history'} (json- and pickle-safe)."
-    return {"mechanism": self.mechanism, "version": self.version, "orders": list(self.orders), "history": self.history}
+def _entry_event(h) -> tuple:
+    "(leaf event, count) of one saved history entry {'event': tag, <the event's fields>, 'count': n}."
+    cls = EVENTS.get(h.get("event")) if isinstance(h, dict) else None
+    keys = {f.name for f in fields(cls)} if cls is not None else set()
+    if cls is None or set(h) != {"event", "count", *keys}:
+        raise ValueError(f"bad history entry {h!r}; events are "
+                         f"{ {k: sorted(f.name for f in fields(c)) for k, c in EVENTS.items()} } plus 'event' and 'count'")
+    return cls(**{k: h[k] for k in keys}), h["count"]
 
 @patch
-def load_state_dict(self:RDPAccountant, d:dict):
+def state_dict(self:Accountant) -> dict:
+    "Plain-python state: {'mechanism', 'version', <the _config arguments>, 'history'} (json- and pickle-safe)."
+    return {"mechanism": self.mechanism, "version": self.version, **self._config(), "history": self.history}
+
+@patch
+def load_state_dict(self:Accountant, d:dict):
     "Restore from `state_dict()` output after checking keys, mechanism/version tag and every history entry; returns self."
-    _check_state(self, d, ("mechanism", "version", "orders", "history"))
-    new = RDPAccountant(d["orders"])
-    for h in d["history"]:
-        kind = h.get("event") if isinstance(h, dict) else None
-        if kind not in _EVENT_KEYS or set(h) != {"event", "count", *_EVENT_KEYS[kind]}:
-            raise ValueError(f"bad history entry {h!r}; events are {sorted(_EVENT_KEYS)} with keys {_EVENT_KEYS}")
-        if kind == "poisson_gaussian": new.step(noise_multiplier=h["noise_multiplier"], sample_rate=h["sample_rate"], steps=h["count"])
-        else: new.step_gaussian(noise_multiplier=h["noise_multiplier"], sensitivity=h["sensitivity"], count=h["count"])
-    self.orders, self._history = new.orders, new._history
+    cfg = list(self._config())
+    _check_state(self, d, ("mechanism", "version", *cfg, "history"))
+    new = type(self)(**{k: d[k] for k in cfg})
+    for h in d["history"]: new.compose(*_entry_event(h))
+    for k in (*cfg, "_history"): setattr(self, k, getattr(new, k))   # other attributes (e.g. batches_unchecked) stay
     return self
 
 # %% ../nbs/00_accounting.ipynb #d57bf9a4
@@ -302,7 +352,7 @@ def gaussian_epsilon(
     sensitivity:float=1.0,  # Delta, L2 sensitivity in clip-norm units, > 0
 )->float:                   # the exact (smallest) epsilon >= 0 of one Gaussian release
     "Exact epsilon of the Gaussian mechanism at `delta` (analytic Gaussian, Balle & Wang 2018, arXiv:1805.06530)."
-    sigma, d, sens = _check_noise_multiplier(noise_multiplier), _check_delta(delta), _check_positive("sensitivity", sensitivity)
+    sigma, d, sens = _check_noise_multiplier(noise_multiplier), check_range("delta", delta, 0, 1), check_positive("sensitivity", sensitivity)
     mu, log_d = sens / sigma, math.log(d)
     if _log_gaussian_delta(0.0, mu) <= log_d: return 0.0
     hi = 1.0
@@ -330,11 +380,10 @@ def noise_multiplier_for(
     max_noise_multiplier:float=1e4,   # search ceiling; ValueError when even it misses the target
 )->float:                   # smallest sigma (to relative `tol`) with epsilon(sigma) <= epsilon
     "Smallest noise multiplier meeting (epsilon, delta) after `steps` steps at rate q, by bisection on log(sigma)."
-    target, _ = _check_positive("epsilon", epsilon), _check_delta(delta)
-    _check_sample_rate(sample_rate); _check_int("steps", steps, minimum=1); _check_orders(orders)
-    tol = _real("tol", tol)
-    if not 0 < tol < 1: raise ValueError(f"tol must be in (0, 1), got {tol}")
-    lo, hi = _check_positive("min_noise_multiplier", min_noise_multiplier), _check_positive("max_noise_multiplier", max_noise_multiplier)
+    target, _ = check_positive("epsilon", epsilon), check_range("delta", delta, 0, 1)
+    check_probability("sample_rate", sample_rate); check_int("steps", steps, 1); _check_orders(orders)
+    tol = check_range("tol", tol, 0, 1)
+    lo, hi = check_positive("min_noise_multiplier", min_noise_multiplier), check_positive("max_noise_multiplier", max_noise_multiplier)
     if lo >= hi: raise ValueError(f"min_noise_multiplier must be < max_noise_multiplier, got {lo} >= {hi}")
     def eps(s):
         with warnings.catch_warnings():   # edge-of-grid warnings at trial sigmas are noise; the final answer is checked below
@@ -352,77 +401,71 @@ def noise_multiplier_for(
     return hi
 
 # %% ../nbs/00_accounting.ipynb #ac0acaca
-def _pld_event(h:dict):
-    "The dp_accounting event of one history entry (sample_rate -> sampling_probability happens here only)."
-    from dp_accounting import dp_event
-    if h["event"] == "poisson_gaussian":
-        return dp_event.PoissonSampledDpEvent(h["sample_rate"], dp_event.GaussianDpEvent(h["noise_multiplier"]))
-    return dp_event.GaussianDpEvent(h["noise_multiplier"] / h["sensitivity"])   # sensitivity Delta: sigma / Delta
+def _dp_accounting(what:str):
+    "dp_accounting's module `what`, or an ImportError that says how to get it."
+    try: return importlib.import_module(f"dp_accounting.{what}")
+    except ImportError as e:
+        raise ImportError("PLDAccountant needs Google's dp_accounting package: pip install dp-accounting "
+                          "(or use RDPAccountant, which needs nothing)") from e
 
-class PLDAccountant(RDPAccountant):
-    "Same history and interface as RDPAccountant; epsilon from the privacy loss distribution (dp_accounting, optional)."
-    mechanism, version = "pld", 1
-
+@register_accountant("pld")
+class PLDAccountant(Accountant):
+    "The same events and history as RDPAccountant; epsilon from the privacy loss distribution (dp_accounting, optional)."
     def __init__(self,
                  value_discretization_interval:float=1e-4, # PLD grid step in nats, > 0; smaller: tighter and slower
                 ):
         super().__init__()
-        self.value_discretization_interval = _check_positive("value_discretization_interval", value_discretization_interval)
+        self.value_discretization_interval = check_positive("value_discretization_interval", value_discretization_interval)
 
-    def __repr__(self): return f"PLDAccountant(steps={self.steps}, gaussian_events={self.gaussian_events}, entries={len(self._history)})"
+    def _config(self) -> dict: return {"value_discretization_interval": self.value_discretization_interval}
 
     def _pld(self):
-        try: from dp_accounting.pld import PLDAccountant as _DPA
-        except ImportError as e:
-            raise ImportError("PLDAccountant needs Google's dp_accounting package: pip install dp-accounting "
-                              "(or use RDPAccountant, which needs nothing)") from e
-        acc = _DPA(value_discretization_interval=self.value_discretization_interval)
-        for h in self._history: acc.compose(_pld_event(h), h["count"])
+        acc = _dp_accounting("pld").PLDAccountant(value_discretization_interval=self.value_discretization_interval)
+        for e, n in self._history: acc.compose(e.dp_event(), n)
         return acc
 
     def get_privacy_spent(self, delta:float) -> tuple[float, None]:
         "(epsilon, None) at `delta`, 0 < delta < 1 (no order: the PLD is not an RDP bound)."
-        return float(self._pld().get_epsilon(_check_delta(delta))), None
+        return float(self._pld().get_epsilon(check_range("delta", delta, 0, 1))), None
 
-    def rdp(self): raise NotImplementedError("PLDAccountant has no RDP curve; use RDPAccountant for it")
+# %% ../nbs/00_accounting.ipynb #77e89d9f
+def _eps_of(acc:Accountant, sigma:float, sample_rate:float, steps:int, delta:float) -> float:
+    "Epsilon of `steps` steps (sigma, q) on a fresh accountant configured as `acc`."
+    return type(acc)(**acc._config()).step(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps).epsilon(delta)
 
-    def calibrate(self,
-                  epsilon:float,       # target epsilon in nats, > 0
-                  delta:float,         # target delta, 0 < delta < 1
-                  sample_rate:float,   # q, 0 < q <= 1
-                  steps:int,           # T >= 1
-                  tol:float=1e-3,      # relative precision on sigma, in (0, 1)
-                 ) -> float:           # smallest sigma (to relative `tol`) whose PLD epsilon <= epsilon
-        "Smallest noise multiplier meeting (epsilon, delta) under the PLD, by bisection bracketed by the RDP answer."
-        eps = lambda s: PLDAccountant(self.value_discretization_interval).step(
-            noise_multiplier=s, sample_rate=sample_rate, steps=steps).epsilon(delta)
-        hi = noise_multiplier_for(epsilon, delta, sample_rate, steps, tol=tol)   # RDP's answer: meets it under RDP ...
-        while eps(hi) > epsilon: hi *= 1.5                                     # ... and so (checked) under the PLD
-        lo = hi / 1.5
-        while eps(lo) <= epsilon: hi, lo = lo, lo / 1.5
-        return _bisect_log(lambda s: eps(s) <= epsilon, lo, hi, tol)
+@patch
+def calibrate(self:Accountant,
+              epsilon:float, delta:float, sample_rate:float, steps:int, # target (epsilon, delta) after `steps` steps at rate q
+              tol:float=1e-3, lo:float=MIN_NOISE_MULTIPLIER, hi:float=1e4, # relative precision; the search interval of sigma
+             ) -> float:   # smallest sigma (to relative `tol`) whose epsilon <= epsilon
+    "Generic calibration: bisection on log(sigma) of this accountant's epsilon for `steps` steps (sigma, q)."
+    target = check_positive("epsilon", epsilon); check_range("delta", delta, 0, 1); check_int("steps", steps, 1)
+    tol = check_range("tol", tol, 0, 1)
+    eps = lambda s: _eps_of(self, s, sample_rate, steps, delta)
+    if eps(hi) > target: raise ValueError(f"no noise_multiplier <= {hi} reaches epsilon={target} at delta={delta}")
+    if eps(lo) <= target: return lo
+    return _bisect_log(lambda s: eps(s) <= target, lo, hi, tol)
 
 @patch
 def calibrate(self:RDPAccountant, epsilon:float, delta:float, sample_rate:float, steps:int, **kw) -> float:
-    "Smallest noise multiplier meeting (epsilon, delta) under this accountant's RDP orders."
+    "Smallest noise multiplier meeting (epsilon, delta) under this accountant's RDP orders (`noise_multiplier_for`)."
     return noise_multiplier_for(epsilon, delta, sample_rate, steps, orders=self.orders, **kw)
 
-# %% ../nbs/00_accounting.ipynb #93d27725
 @patch
-def state_dict(self:PLDAccountant) -> dict:
-    "Plain-python state: {'mechanism': 'pld', 'version', 'value_discretization_interval', 'history'}."
-    return {"mechanism": self.mechanism, "version": self.version,
-            "value_discretization_interval": self.value_discretization_interval, "history": self.history}
-
-@patch
-def load_state_dict(self:PLDAccountant, d:dict):
-    "Restore from `state_dict()` output after checking keys, tag and every history entry; returns self."
-    _check_state(self, d, ("mechanism", "version", "value_discretization_interval", "history"))
-    rdp = RDPAccountant().load_state_dict({"mechanism": "rdp", "version": RDPAccountant.version,
-                                           "orders": list(DEFAULT_ORDERS), "history": d["history"]})  # validates entries
-    self.value_discretization_interval = _check_positive("value_discretization_interval", d["value_discretization_interval"])
-    self._history = rdp._history
-    return self
+def calibrate(self:PLDAccountant,
+              epsilon:float,       # target epsilon in nats, > 0
+              delta:float,         # target delta, 0 < delta < 1
+              sample_rate:float,   # q, 0 < q <= 1
+              steps:int,           # T >= 1
+              tol:float=1e-3,      # relative precision on sigma, in (0, 1)
+             ) -> float:           # smallest sigma (to relative `tol`) whose PLD epsilon <= epsilon
+    "Smallest noise multiplier meeting (epsilon, delta) under the PLD, by bisection bracketed by the RDP answer."
+    eps = lambda s: _eps_of(self, s, sample_rate, steps, delta)
+    hi = noise_multiplier_for(epsilon, delta, sample_rate, steps, tol=tol)   # RDP's answer: meets it under RDP ...
+    while eps(hi) > epsilon: hi *= 1.5                                     # ... and so (checked) under the PLD
+    lo = hi / 1.5
+    while eps(lo) <= epsilon: hi, lo = lo, lo / 1.5
+    return _bisect_log(lambda s: eps(s) <= epsilon, lo, hi, tol)
 
 # %% ../nbs/00_accounting.ipynb #23e5119c
 def amplified_banded_rounds(
@@ -430,7 +473,7 @@ def amplified_banded_rounds(
     groups:int,  # b, groups of the cyclic Poisson sampler, >= 1
 )->int:          # ceil(n / b): rounds of DP-SGD the run is accounted as
     "Number of DP-SGD rounds of an amplified banded run: ceil(steps / groups)."
-    return -(-_check_int("steps", steps) // _check_int("groups", groups, minimum=1))
+    return -(-check_int("steps", steps, 0) // check_int("groups", groups, 1))
 
 def check_amplified_banded(
     strategy,           # C: Toeplitz first column (n,) or dense (n, n) array
@@ -438,7 +481,7 @@ def check_amplified_banded(
     tol:float=1e-9,     # relative slack on the column norm (float rounding of the scaling)
 )->int:                 # the bandwidth p (number of non-zero bands), 1 <= p <= b
     "Check the conditions of amplified banded MF on C: lower-triangular, at most b bands, max column norm <= 1."
-    b = _check_int("groups", groups, minimum=1)
+    b = check_int("groups", groups, 1)
     C = np.asarray(strategy, dtype=np.float64)
     if C.ndim == 1 and len(C) >= 1: C = np.tril(C[np.subtract.outer(np.arange(len(C)), np.arange(len(C))) % len(C)])
     if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1 or not np.all(np.isfinite(C)):
@@ -454,7 +497,7 @@ def check_amplified_banded(
     return p
 
 @patch
-def step_amplified_banded(self:RDPAccountant, *,
+def step_amplified_banded(self:Accountant, *,
                           noise_multiplier:float, # sigma: std of the fresh noise z_t / max_grad_norm, > 0
                           sample_rate:float,      # q, inclusion probability within a group, 0 < q <= 1
                           strategy,               # C, checked by check_amplified_banded

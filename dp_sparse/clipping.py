@@ -865,6 +865,7 @@ def per_example_grad_norms(model:nn.Module,     # any model without batch-mixing
     return _per_example(model, loss_fn, x, y, rules, masks, keep_graph=False).norms.float()
 
 # %% ../nbs/01_clipping.ipynb #785e8243
+from .validate import check_max_grad_norm
 CLIP_EPS = 1e-6  # added to the norm in the clip factor; Opacus optimizer.py clip_and_accumulate uses the same 1e-6
 METHODS = ('bookkeeping', 'second_backward')
 
@@ -873,10 +874,6 @@ def clip_factors(norms:Tensor,         # (B,) per-example norms, >= 0
                 )->Tensor:             # (B,) f_i = min(1, C / (n_i + 1e-6)), same dtype as norms
     "Clip factors of DP-SGD (Abadi et al. 2016, Alg. 1) with Opacus's 1e-6 guard."
     return (max_grad_norm / (norms + CLIP_EPS)).clamp(max=1.0)
-
-def _check_C(max_grad_norm):
-    if isinstance(max_grad_norm, bool) or not isinstance(max_grad_norm, (int, float)) or not max_grad_norm > 0:
-        raise ValueError(f"max_grad_norm must be a number > 0 (float('inf') = no clipping), got {max_grad_norm!r}")
 
 def clipped_sum(model:nn.Module,       # any model without batch-mixing layers (no BatchNorm)
                 loss_fn:Callable,      # loss_fn(outputs, targets) -> (B,) per-example losses
@@ -891,7 +888,7 @@ def clipped_sum(model:nn.Module,       # any model without batch-mixing layers (
     """The clipped per-example gradient SUM of every trainable parameter, in at least float32 (a bf16/fp16 model or
     autocast gets float32 sums: rounding them to the parameter's dtype before the noise would move the sum of one
     example by more than C). `p.grad` is not touched."""
-    _check_C(max_grad_norm)
+    check_max_grad_norm(max_grad_norm, allow_inf=True)   # inf = no clipping: allowed here, in the engine alone (00a)
     if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     xs = x if isinstance(x, tuple) else (x,)
     params = [p for p in model.parameters() if p.requires_grad]

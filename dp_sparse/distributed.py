@@ -15,7 +15,8 @@ import torch.multiprocessing as mp
 from torch import nn, Tensor
 from .noise import _device_seed
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, collate_batch, load_dataset
-from .optim import DPOptimizer, PrivacyEngine, _check_seed
+from .optim import DPOptimizer, PrivacyEngine
+from .validate import check_seed
 from .subspace import RandomFreeze
 from .train import TrainConfig, train, make_model
 
@@ -241,7 +242,7 @@ class DistributedPrivacyEngine(PrivacyEngine):
                  group=None,               # process group; None: the default group
                  autocast_dtype:torch.dtype|None=None): # torch.bfloat16 for autocast in clipping; None: off
         rank, world = world_info(group)
-        _refuse_secure(secure_mode, world); _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
+        _refuse_secure(secure_mode, world); check_seed('seed', seed); check_seed('noise_seed', noise_seed)
         if world > 1:   # rank 0's public seed and secret root on every rank (the root never derived from the seed)
             seed, root = _broadcast_seeds([seed, noise_seed], ['seed', 'noise_seed'], group)
         super().__init__(accountant, seed, noise_seed=noise_seed, secure_mode=secure_mode)

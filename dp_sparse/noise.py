@@ -5,13 +5,19 @@
 # %% ../nbs/03_noise.ipynb #fe5e65d4
 from __future__ import annotations
 import math, os, secrets, zlib
+from dataclasses import dataclass, field
+from typing import Callable
 import numpy as np
 import torch
 from torch import Tensor
-from .bsr import sqrt_coeffs, sensitivity
+from .validate import check_positive, check_max_grad_norm, check_seed, check_bool, check_int, check_probability
+from .accounting import PoissonGaussianEvent, GaussianEvent, Composed, check_amplified_banded
+from .bsr import sqrt_coeffs, sensitivity, choose_groups
+from .data import PoissonBatchSampler, CyclicBatchSampler, CyclicPoissonBatchSampler
 
 # %% auto #0
-__all__ = ['SECURE_SUMMANDS', 'IIDNoise', 'BSRNoise', 'bsr_noise_for', 'AmplifiedBSRNoise']
+__all__ = ['SECURE_SUMMANDS', 'NOISE_MECHANISMS', 'register_noise', 'RunSpec', 'NoisePlan', 'banded_sensitivity', 'IIDNoise',
+           'BSRNoise', 'bsr_noise_for', 'AmplifiedBSRNoise']
 
 # %% ../nbs/03_noise.ipynb #b9af502f
 def _device_seed(seed:int, key:str)->int:
@@ -19,13 +25,6 @@ def _device_seed(seed:int, key:str)->int:
     name. Never `seed` itself: a sampler or another consumer seeded with the same integer gets an unrelated stream."""
     return int(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(f'device:{key}'.encode()),))
                .generate_state(1, np.uint64)[0]) >> 1
-
-def _check_positive(name, v):
-    "v must be a finite real number > 0."
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number > 0, got {v!r}")
-    if not (math.isfinite(v) and v > 0): raise ValueError(f"{name} must be a finite number > 0, got {v}")
-    return float(v)
 
 # Holohan & Braghin 2021 (arXiv:2107.10138): a sum of n Gaussians of std s/sqrt(n) has std s and closes the gaps in
 # the set of floating-point outputs that Mironov's attack (CCS 2012) reads the input through; Opacus's secure mode
@@ -49,18 +48,19 @@ def _secure_normal(m:int, summands:int=SECURE_SUMMANDS)->Tensor:
 # %% ../nbs/03_noise.ipynb #23055d40
 class _GaussianSource:
     "Shared plumbing: validation, std, per-device generators (or the OS's CSPRNG), the step counter and their state."
-    def __init__(self, noise_multiplier, max_grad_norm, scale=1.0, *, generator=None, seed=None, secure_mode=False):
-        self.noise_multiplier = _check_positive('noise_multiplier', noise_multiplier)
-        self.max_grad_norm = _check_positive('max_grad_norm', max_grad_norm)
-        self._std = self.noise_multiplier * self.max_grad_norm * scale
-        if not isinstance(secure_mode, bool): raise TypeError(f"secure_mode must be a bool, got {secure_mode!r}")
+    correlated = needs_max_steps = False   # memory across steps; a guarantee for a fixed number of steps
+    def __init__(self, noise_multiplier, max_grad_norm, sensitivity=1.0, *, generator=None, seed=None, secure_mode=False):
+        self.noise_multiplier = check_positive('noise_multiplier', noise_multiplier)
+        self.max_grad_norm = check_max_grad_norm(max_grad_norm)   # finite: it bounds the mechanism (00a)
+        self.sensitivity = check_positive('sensitivity', sensitivity)
+        self._std = self.noise_multiplier * self.max_grad_norm * self.sensitivity
+        check_bool('secure_mode', secure_mode)
         if secure_mode and (generator is not None or seed is not None):
             raise ValueError("secure_mode draws from the OS's secure generator; it takes neither seed= nor generator=")
         if generator is not None and seed is not None: raise ValueError("pass generator= or seed=, not both")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63):
-            raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+        check_seed('seed', seed)
         self.secure_mode = secure_mode
         self._seed = None if generator is not None or secure_mode else int(seed if seed is not None else secrets.randbits(63))
         self._gens = {} if generator is None else {str(generator.device): generator}
@@ -112,7 +112,48 @@ class _GaussianSource:
             self._generator(torch.device(k)).set_state(s)
         self._step = d['step']
 
+# %% ../nbs/03_noise.ipynb #60881c40
+NOISE_MECHANISMS: dict = {}   # make_private(noise=name) -> the mechanism class that plans and runs it
+
+def register_noise(name:str):
+    "Class decorator: register a mechanism (a noise class with event/check_sampler/plan) under `name`."
+    def deco(cls):
+        missing = [m for m in ('sample', 'event', 'check_sampler', 'plan', 'reset_buffers') if not callable(getattr(cls, m, None))]
+        if missing: raise TypeError(f"{cls.__name__} lacks {missing}: not a noise mechanism")
+        cls.name = name; NOISE_MECHANISMS[name] = cls
+        return cls
+    return deco
+
+@dataclass
+class RunSpec:
+    "What make_private knows of a run when it asks a mechanism for its plan (all checked by make_private)."
+    N:int; batch_size:int; epochs:int; max_grad_norm:float; target_delta:float
+    noise_multiplier:float|None; target_epsilon:float|None   # exactly one is given
+    bandwidth:int|None; groups:int|None; momentum:float       # BSR's bands p and groups b; the optimizer's momentum
+    accountant:object          # .calibrate(epsilon, delta, sample_rate, steps)
+    secret_seed:Callable       # role -> 63-bit SECRET seed (Poisson sampling)
+    public_seed:int|None       # PUBLIC seed (the cyclic partition); None: from the OS
+    noise_source:dict          # seed= or secure_mode= for the generator
+    def sigma(self, sample_rate:float, steps:int)->float:
+        "The given noise multiplier, or the accountant's calibration for `steps` steps at `sample_rate`."
+        if self.noise_multiplier is not None: return self.noise_multiplier
+        return self.accountant.calibrate(self.target_epsilon, self.target_delta, sample_rate, steps)
+
+@dataclass
+class NoisePlan:
+    "A mechanism's run: its generator and sampler, the divisor of the clipped sum, and the step counts."
+    noise:object; sampler:object
+    expected_batch_size:float; sample_rate:float
+    max_steps:int|None; steps_per_epoch:int; total_steps:int
+    report:dict = field(default_factory=dict)   # attributes make_private sets on the engine (e.g. groups_table)
+
+def banded_sensitivity(coeffs, n:int, k:int, b:int)->float:
+    "sens_{k,b} (chapter 02) of the banded Toeplitz strategy with first column `coeffs` padded (or cut) to n steps."
+    c = np.asarray(coeffs, dtype=np.float64)
+    return sensitivity(np.pad(c, (0, max(0, n - len(c))))[:n], k, b)
+
 # %% ../nbs/03_noise.ipynb #49162d79
+@register_noise('iid')
 class IIDNoise(_GaussianSource):
     "Independent Gaussian noise, std = noise_multiplier * max_grad_norm per coordinate per step (DP-SGD)."
     def __init__(self,
@@ -131,9 +172,31 @@ class IIDNoise(_GaussianSource):
 
     def reset_buffers(self): "Nothing to reset: independent noise has no memory."
 
+    def event(self, step:int, sample_rate:float):
+        "Every step is one Poisson-subsampled Gaussian release at the loader's rate (DP-SGD)."
+        return PoissonGaussianEvent(self.noise_multiplier, sample_rate)
+
+    def check_sampler(self, sampler, sample_rate:float, max_steps:int|None):
+        "The event assumes Poisson sampling at `sample_rate`: refuse any other sampler."
+        if not isinstance(sampler, PoissonBatchSampler) or not math.isclose(sampler.sample_rate, sample_rate, rel_tol=1e-12):
+            raise ValueError(f"the accountant charges Poisson sampling at sample_rate={sample_rate}; data_loader draws with "
+                             f"{type(sampler).__name__}(sample_rate={getattr(sampler, 'sample_rate', None)})")
+
+    @classmethod
+    def plan(cls, run:RunSpec)->NoisePlan:
+        "DP-SGD: Poisson batches at q = B/N, epochs * len(sampler) steps, sigma given or calibrated for them."
+        if run.groups is not None: raise ValueError(f"groups is for noise='bsr' only, got noise={cls.name!r}")
+        q = run.batch_size / run.N
+        sampler = PoissonBatchSampler(run.N, q, seed=run.secret_seed('sampler'))
+        steps = run.epochs * len(sampler)
+        noise = cls(run.sigma(q, steps), run.max_grad_norm, **run.noise_source)
+        return NoisePlan(noise, sampler, run.N * q, q, None, len(sampler), steps)
+
 # %% ../nbs/03_noise.ipynb #67c22cc5
+@register_noise('bsr-cyclic')
 class BSRNoise(_GaussianSource):
     "Row t of C_p^{-1} Z, streamed with p-1 buffers: y_t = (z_t - sum_{j=1}^{p-1} c_j y_{t-j}) / c_0."
+    correlated = needs_max_steps = True   # p-1 buffers; the factorization covers the max_steps steps it was built for
     def __init__(self,
                  noise_multiplier:float, # sigma, noise multiplier on unit sensitivity, > 0
                  max_grad_norm:float,    # per-example clipping norm C, > 0
@@ -147,8 +210,7 @@ class BSRNoise(_GaussianSource):
         if c.ndim != 1 or len(c) < 1 or not np.all(np.isfinite(c)):
             raise ValueError(f"coeffs must be a finite 1-D array c_0..c_(p-1) with p >= 1, got shape {c.shape}")
         if not c[0] > 0: raise ValueError(f"coeffs[0] (c_0) must be > 0, got {c[0]}")
-        self.sensitivity = _check_positive('sensitivity', sensitivity)
-        super().__init__(noise_multiplier, max_grad_norm, self.sensitivity, generator=generator, seed=seed,
+        super().__init__(noise_multiplier, max_grad_norm, sensitivity, generator=generator, seed=seed,
                          secure_mode=secure_mode)
         self.coeffs = c
         self._hist = []   # [y_{t-1}, y_{t-2}, ...], at most p-1 entries, each a list of tensors like `like`
@@ -190,6 +252,30 @@ class BSRNoise(_GaussianSource):
         super().load_state_dict(d)
         self._hist = [[h.clone() for h in y] for y in d['buffers']]
 
+    def event(self, step:int, sample_rate:float):
+        "The whole run is one Gaussian release (std sigma * C * sens, sensitivity C * sens): charged at step 0, then nothing."
+        return GaussianEvent(self.noise_multiplier) if step == 0 else Composed()
+
+    def check_sampler(self, sampler, sample_rate:float, max_steps:int|None):
+        "With a fixed cyclic order of b batches, the sensitivity must cover k = ceil(max_steps / b) participations."
+        if isinstance(sampler, CyclicBatchSampler) and max_steps is not None:
+            b = sampler.num_batches; k = math.ceil(max_steps / b)
+            need = banded_sensitivity(self.coeffs, max_steps, k, b)
+            if self.sensitivity < need * (1 - 1e-9):
+                raise ValueError(f"noise.sensitivity = {self.sensitivity} < sens_(k={k}, b={b}) = {need} of its coefficients "
+                                 f"for the loader's {b} batches per cycle and max_steps={max_steps}: the noise would be too small")
+
+    @classmethod
+    def plan(cls, run:RunSpec)->NoisePlan:
+        "BSR in a fixed cyclic order: b = ceil(N/B) batches per epoch, k = epochs participations, one Gaussian release."
+        if run.groups is not None: raise ValueError(f"groups is for noise='bsr' only, got noise={cls.name!r}")
+        b = math.ceil(run.N / run.batch_size); k = run.epochs; n = k * b
+        p = min(b, 32) if run.bandwidth is None else run.bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
+        if not (isinstance(p, int) and 1 <= p <= b): raise ValueError(f"bandwidth must be an int in [1, b={b}] (batches per epoch), got {p!r}")
+        sampler = CyclicBatchSampler(run.N, b, cycles=1, seed=run.public_seed)   # None: from the OS
+        noise = bsr_noise_for(n, 1.0, run.momentum, p, k, b, run.sigma(1.0, 1), run.max_grad_norm, **run.noise_source)
+        return NoisePlan(noise, sampler, run.N / b, 1 / b, n, b, n)
+
 # %% ../nbs/03_noise.ipynb #d323713b
 def bsr_noise_for(
     n:int,                  # number of steps the guarantee covers, >= 1
@@ -203,13 +289,11 @@ def bsr_noise_for(
     **kw,                   # generator=, seed= or secure_mode=, passed to BSRNoise
 )->BSRNoise:
     "BSRNoise with the banded square-root coefficients of the SGD workload and their sensitivity."
-    c = sqrt_coeffs(n, alpha, beta)
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not 1 <= p <= n:
-        raise ValueError(f"p must be an integer in [1, n={n}], got {p!r}")
-    cp = np.r_[c[:p], np.zeros(n - p)]
-    return BSRNoise(noise_multiplier, max_grad_norm, c[:p], sensitivity(cp, k, b), **kw)
+    c = sqrt_coeffs(n, alpha, beta)[:check_int('p', p, 1, n)]
+    return BSRNoise(noise_multiplier, max_grad_norm, c, banded_sensitivity(c, n, k, b), **kw)
 
 # %% ../nbs/03_noise.ipynb #20a14ae4
+@register_noise('bsr')
 class AmplifiedBSRNoise(BSRNoise):
     "BSRNoise for amplified banded MF: coefficients scaled to max column norm 1 (sensitivity 1), p <= b groups, rate q."
     def __init__(self,
@@ -226,12 +310,48 @@ class AmplifiedBSRNoise(BSRNoise):
         if c.ndim != 1 or len(c) < 1 or not np.all(np.isfinite(c)):
             raise ValueError(f"coeffs must be a finite 1-D array c_0..c_(p-1) with p >= 1, got shape {c.shape}")
         if not c[0] > 0: raise ValueError(f"coeffs[0] (c_0) must be > 0, got {c[0]}")
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
+        groups = check_int('groups', groups, 1)
         if len(c) > groups:
             raise ValueError(f"the bandwidth p={len(c)} must be <= groups b={groups}: amplified BSR needs p <= b")
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)) or not 0 < sample_rate <= 1:
-            raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+        sample_rate = check_probability('sample_rate', sample_rate)
         super().__init__(noise_multiplier, max_grad_norm, c / np.linalg.norm(c), 1.0, generator=generator, seed=seed,
                          secure_mode=secure_mode)
         self.groups, self.sample_rate = int(groups), float(sample_rate)
+        check_amplified_banded(self.coeffs, self.groups)   # chapter 00's conditions 2 and 3, on the scaled strategy
+
+    def event(self, step:int, sample_rate:float):
+        "Amplified banded MF (chapter 00): one DP-SGD round (q, sigma) per b steps, charged at the first step of each."
+        if sample_rate != self.sample_rate:
+            raise ValueError(f"AmplifiedBSRNoise has sample_rate={self.sample_rate}, the optimizer {sample_rate}")
+        return PoissonGaussianEvent(self.noise_multiplier, sample_rate) if step % self.groups == 0 else Composed()
+
+    def check_sampler(self, sampler, sample_rate:float, max_steps:int|None):
+        "The event charges one round per b steps: only b fixed groups, Poisson at rate q within this step's group, allow it."
+        if (not isinstance(sampler, CyclicPoissonBatchSampler) or sampler.num_groups != self.groups
+                or not math.isclose(sampler.sample_rate, self.sample_rate, rel_tol=1e-12)):
+            raise ValueError(f"AmplifiedBSRNoise charges one round per groups={self.groups} steps: it needs a "
+                             f"CyclicPoissonBatchSampler with num_groups={self.groups} and sample_rate={self.sample_rate}, got "
+                             f"{type(sampler).__name__}(num_groups={getattr(sampler, 'num_groups', None)}, "
+                             f"sample_rate={getattr(sampler, 'sample_rate', None)})")
+
+    @classmethod
+    def plan(cls, run:RunSpec)->NoisePlan:
+        "Amplified BSR: b groups, Poisson within group t mod b; sigma and b by least expected error when calibrating."
+        N, bs, epochs, groups, bandwidth = run.N, run.batch_size, run.epochs, run.groups, run.bandwidth
+        spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
+        if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
+            raise ValueError(f"groups must be an int in [1, {b_max}] (ceil(N / batch_size), at most the steps), got {groups!r}")
+        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or not 1 <= bandwidth <= (groups or b_max)):
+            raise ValueError(f"bandwidth must be an int in [1, groups={groups or b_max}] (p <= b), got {bandwidth!r}")
+        if run.noise_multiplier is None:   # sigma for every candidate b, the b of least expected error (b = 1: DP-SGD)
+            best, table = choose_groups(run.target_epsilon, run.target_delta, epochs, N, bs, beta=run.momentum, bandwidth=bandwidth,
+                                        candidates=None if groups is None else [groups], accountant=run.accountant)
+            b, p, sigma = best['b'], best['p'], best['noise_multiplier']
+            assert best['steps'] == n
+        else:                              # sigma fixed: the error alone would pick the largest b (q = 1: the cyclic order)
+            b = groups if groups is not None else b_max
+            p, sigma, table = (bandwidth if bandwidth is not None else min(b, 32)), run.noise_multiplier, None
+        q = min(1.0, bs * b / N)           # expected batch N q / b: bs, or N / b (< bs) at b = ceil(N / bs), where q = 1
+        sampler = CyclicPoissonBatchSampler(N, b, q, steps=spe, seed=run.secret_seed('sampler'), partition_seed=run.public_seed)
+        noise = cls(sigma, run.max_grad_norm, sqrt_coeffs(n, 1.0, run.momentum)[:p], b, q, **run.noise_source)
+        return NoisePlan(noise, sampler, N * q / b, q, n, spe, n, report={'groups_table': table})

@@ -9,10 +9,10 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier, _real
+from .accounting import RDPAccountant, noise_multiplier_for, DEFAULT_ORDERS, _check_noise_multiplier
 from .clipping import clip_and_accumulate, validate_model, _rel_gap
-from .noise import IIDNoise, BSRNoise
-from .bsr import sqrt_coeffs, sensitivity
+from .noise import IIDNoise, BSRNoise, NOISE_MECHANISMS, RunSpec
+from .validate import check_positive, check_probability, check_range, check_int, check_seed, check_bool, check_max_grad_norm
 from .subspace import Subspace, Dense
 from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_batch, collate_batch
 
@@ -20,10 +20,6 @@ from .data import DPDataLoader, PoissonBatchSampler, CyclicBatchSampler, split_b
 __all__ = ['NOISES', 'LOSS_REDUCTIONS', 'trainable_outside_optimizer', 'check_frozen', 'DPOptimizer', 'PrivacyEngine']
 
 # %% ../nbs/08_optim.ipynb #5393e714
-def _check_positive(name, v, allow_inf=False):
-    ok = isinstance(v, (int, float)) and v > 0 and (allow_inf or math.isfinite(v))
-    if not ok: raise ValueError(f"{name} must be a {'positive number (inf allowed)' if allow_inf else 'finite number > 0'}, got {v!r}")
-
 _SUBSPACE_METHODS = ('bind', 'begin_step', 'clipped_sum', 'zeros', 'lift', 'pre_step', 'post_step',
                      'state_dict', 'load_state_dict')
 
@@ -50,12 +46,12 @@ class DPOptimizer:
                  optimizer:torch.optim.Optimizer, # the base optimizer over `model`'s trainable parameters
                  model:nn.Module,                 # the model whose per-example gradients are clipped
                  *,
-                 noise_multiplier:float,          # sigma > 0: noise std / max_grad_norm (iid) or / (max_grad_norm*sens) (BSR)
-                 max_grad_norm:float,             # C > 0, L2 clip bound per example
+                 noise_multiplier:float|None=None, # sigma >= 1e-2 of the default IIDNoise; with noise=, optional (checked against it)
+                 max_grad_norm:float|None=None,   # C, finite > 0, L2 clip bound per example; likewise (one source: the noise)
                  expected_batch_size:float,       # q*N > 0, the divisor of the clipped sum
                  sample_rate:float,               # q in (0, 1], charged to the accountant each step (iid noise)
                  loss_fn:Callable|None=None,      # (outputs, targets) -> Tensor[B] per-example losses; default cross-entropy
-                 noise:IIDNoise|BSRNoise|None=None, # noise generator; default IIDNoise(noise_multiplier, max_grad_norm, seed=seed)
+                 noise:IIDNoise|BSRNoise|None=None, # the mechanism (chapter 03); default IIDNoise(noise_multiplier, max_grad_norm, seed=seed)
                  accountant:RDPAccountant|None=None, # charged at every step; a fresh RDPAccountant when None
                  max_steps:int|None=None,         # BSR: the number of steps the factorization covers; more is refused
                  max_physical_batch_size:int|None=None, # virtual steps: clip in chunks of at most this many examples
@@ -66,21 +62,16 @@ class DPOptimizer:
                  data_loader:DPDataLoader|None=None, # where every batch must come from: one whole logical batch per step
                  unchecked_batches:bool=False,    # True: feed any batches; the epsilon is then NOT vouched for
                  loss_reduction:str|None=None):   # 'mean'/'sum': the ordinary loop (loss.backward(); step()), see below
-        _check_positive('noise_multiplier', noise_multiplier); _check_noise_multiplier(noise_multiplier)   # >= 1e-2, as the accountant
-        _check_positive('max_grad_norm', max_grad_norm, allow_inf=True)
-        _check_positive('expected_batch_size', expected_batch_size)
+        self.noise = _noise_of(noise, noise_multiplier, max_grad_norm, seed)   # holds sigma and C: the one source
+        check_positive('expected_batch_size', expected_batch_size)
         if loss_reduction not in (None, 'mean', 'sum'):
             raise ValueError(f"loss_reduction must be None, 'mean' or 'sum' (how your criterion reduces), got {loss_reduction!r}")
-        if not (isinstance(sample_rate, (int, float)) and 0 < sample_rate <= 1):
-            raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+        sample_rate = check_probability('sample_rate', sample_rate)
         self.optimizer, self.model = optimizer, model
-        self.noise_multiplier, self.max_grad_norm = float(noise_multiplier), float(max_grad_norm)
         self.expected_batch_size, self.sample_rate = float(expected_batch_size), float(sample_rate)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss(reduction='none')
-        self.noise = noise if noise is not None else IIDNoise(noise_multiplier, max_grad_norm, seed=seed)
-        _check_noise(self.noise, self.noise_multiplier, self.max_grad_norm)
-        if isinstance(self.noise, BSRNoise) and max_steps is None:
-            raise ValueError("max_steps is required with BSR noise: the factorization covers a fixed number of steps")
+        if self.noise.needs_max_steps and max_steps is None:
+            raise ValueError(f"max_steps is required with {type(self.noise).__name__}: its guarantee covers a fixed number of steps")
         self.accountant = accountant if accountant is not None else RDPAccountant()
         _check_loader(data_loader, unchecked_batches, self.noise, self.sample_rate, max_steps)
         self.data_loader, self.unchecked_batches = data_loader, unchecked_batches
@@ -109,6 +100,10 @@ class DPOptimizer:
 
     @property
     def param_groups(self): return self.optimizer.param_groups
+    @property
+    def noise_multiplier(self)->float: return self.noise.noise_multiplier   # read from the mechanism: no second copy
+    @property
+    def max_grad_norm(self)->float: return self.noise.max_grad_norm         # the clip bound the noise is scaled for
 
     def zero_grad(self, set_to_none:bool=True):
         "Drop the accumulated clipped sums and the parameters' gradients."
@@ -119,22 +114,33 @@ class DPOptimizer:
 # %% ../nbs/08_optim.ipynb #9af0fdc3
 from fastcore.basics import patch
 
-def _check_noise(noise, noise_multiplier:float, max_grad_norm:float):
-    "Refuse a noise object whose sigma, C or std is not the one the accountant will be charged for."
-    missing = [a for a in ('noise_multiplier', 'max_grad_norm', 'std', 'sample', 'reset_buffers') if not hasattr(noise, a)]
-    if missing: raise TypeError(f"noise must be an IIDNoise or BSRNoise (chapter 03); {type(noise).__name__} lacks {missing}")
+_MECHANISM = ('noise_multiplier', 'max_grad_norm', 'std', 'sample', 'reset_buffers', 'event', 'check_sampler',
+              'correlated', 'needs_max_steps')
+
+def _noise_of(noise, noise_multiplier, max_grad_norm, seed):
+    "The mechanism: `noise`, or a new IIDNoise(sigma, C). sigma and C given with a noise must be its own (one source)."
+    if noise is None:
+        if noise_multiplier is None or max_grad_norm is None:
+            raise TypeError("noise_multiplier and max_grad_norm are required unless noise= (a mechanism holding them) is given")
+        _check_noise_multiplier(noise_multiplier); check_max_grad_norm(max_grad_norm)
+        return IIDNoise(noise_multiplier, max_grad_norm, seed=seed)
+    missing = [a for a in _MECHANISM if not hasattr(noise, a)]
+    if missing: raise TypeError(f"noise must be a mechanism such as IIDNoise or BSRNoise (chapter 03); {type(noise).__name__} lacks {missing}")
+    _check_noise_multiplier(noise.noise_multiplier); check_max_grad_norm(noise.max_grad_norm)   # the accountant's floor; finite C
     sens = float(getattr(noise, 'sensitivity', 1.0))   # BSR: std = sigma * C * sens; iid: sens 1
+    given = {'noise_multiplier': noise_multiplier, 'max_grad_norm': max_grad_norm}
     for name, theirs, ours in (('noise_multiplier', noise.noise_multiplier, noise_multiplier),
                                ('max_grad_norm', noise.max_grad_norm, max_grad_norm),
-                               ('std', noise.std, noise_multiplier * max_grad_norm * sens)):
-        if not math.isclose(float(theirs), float(ours), rel_tol=1e-9):   # 1e-9: float64 products, not a tolerance on privacy
-            raise ValueError(f"noise.{name} = {theirs}, but the optimizer charges the accountant for {name} = {ours} "
-                             f"(noise_multiplier={noise_multiplier}, max_grad_norm={max_grad_norm}"
-                             f"{f', sensitivity={sens}' if sens != 1.0 else ''}): build the noise with the same values")
+                               ('std', noise.std, noise.noise_multiplier * noise.max_grad_norm * sens)):
+        if ours is not None and not math.isclose(float(theirs), float(ours), rel_tol=1e-9):   # float64 products, not a privacy tolerance
+            raise ValueError(f"noise.{name} = {theirs}, but the optimizer was given (or charges for) {name} = {ours} "
+                             f"({', '.join(f'{k}={v}' for k, v in given.items() if v is not None)}"
+                             f"{f', sensitivity={sens}' if sens != 1.0 else ''}): pass the noise alone, or the same values")
+    return noise
 
 def _check_loader(data_loader, unchecked_batches, noise, sample_rate:float, max_steps):
     "data_loader must be the DPDataLoader whose sampling the accountant charges; or unchecked_batches=True, explicitly."
-    if not isinstance(unchecked_batches, bool): raise TypeError(f"unchecked_batches must be a bool, got {unchecked_batches!r}")
+    check_bool('unchecked_batches', unchecked_batches)
     if data_loader is None:
         if unchecked_batches: return
         raise ValueError("data_loader is required: pass the DPDataLoader the batches come from (make_private does), or "
@@ -143,17 +149,7 @@ def _check_loader(data_loader, unchecked_batches, noise, sample_rate:float, max_
     if not isinstance(data_loader, DPDataLoader):
         raise TypeError(f"data_loader must be a DPDataLoader (Poisson or cyclic batches), got {type(data_loader).__name__}: "
                         "the batches of a shuffled DataLoader are not the sampling the accountant charges")
-    s = data_loader.batch_sampler
-    if not isinstance(noise, BSRNoise):
-        if not isinstance(s, PoissonBatchSampler) or not math.isclose(s.sample_rate, sample_rate, rel_tol=1e-12):
-            raise ValueError(f"the accountant charges Poisson sampling at sample_rate={sample_rate}; data_loader draws with "
-                             f"{type(s).__name__}(sample_rate={getattr(s, 'sample_rate', None)})")
-    elif isinstance(s, CyclicBatchSampler) and max_steps is not None:
-        b = s.num_batches; k = math.ceil(max_steps / b); c = noise.coeffs
-        need = sensitivity(np.pad(c, (0, max(0, max_steps - len(c))))[:max_steps], k, b)   # chapter 02's sens_{k,b}
-        if noise.sensitivity < need * (1 - 1e-9):
-            raise ValueError(f"noise.sensitivity = {noise.sensitivity} < sens_(k={k}, b={b}) = {need} of its coefficients "
-                             f"for the loader's {b} batches per cycle and max_steps={max_steps}: the noise would be too small")
+    noise.check_sampler(data_loader.batch_sampler, sample_rate, max_steps)   # the participation the mechanism's event assumes
 
 @patch
 def _check_batch(self:DPOptimizer, B:int):
@@ -249,18 +245,17 @@ def step(self:DPOptimizer, closure=None):
     "One private step: noisy average of the accumulated clipped sums -> `.grad` -> accountant -> base step."
     if closure is not None:
         raise TypeError("DPOptimizer.step takes no closure: call clip_and_accumulate(x, y) before step()")
-    bsr = isinstance(self.noise, BSRNoise)
-    if bsr and self.steps_taken >= self.max_steps:
-        raise RuntimeError(f"the BSR factorization covers max_steps={self.max_steps} steps; more would break its privacy guarantee")
-    if isinstance(self.noise, AmplifiedBSRNoise) and self.noise.sample_rate != self.sample_rate:
-        raise ValueError(f"AmplifiedBSRNoise has sample_rate={self.noise.sample_rate}, the optimizer {self.sample_rate}")
+    if self.noise.needs_max_steps and self.steps_taken >= self.max_steps:
+        raise RuntimeError(f"the {type(self.noise).__name__} factorization covers max_steps={self.max_steps} steps; "
+                           "more would break its privacy guarantee")
+    event = self.noise.event(self.steps_taken, self.sample_rate)   # what this step releases, asked before any work
     if self.loss_reduction is not None: self._replay_loop()   # the ordinary loop: clip the forwards you ran
     self._check_step()          # exactly one whole logical batch of the DPDataLoader since the last step
     self._begin_step()
     sums = self._sums if self._sums is not None else self.subspace.zeros()   # an empty batch sums to zero
     sums = [s.float() if s.dtype in (torch.bfloat16, torch.float16) else s for s in sums]   # noise added in float32 at least
     sums = self._reduce_sums(sums)
-    if bsr and getattr(self.subspace, 'ambient_noise', False):
+    if self.noise.correlated and getattr(self.subspace, 'ambient_noise', False):
         # coordinates are parameter entries: run the BSR stream over the whole parameters, never reset, and add
         # its entries in the subspace (post-processing of the full-space mechanism; chapter 04)
         noise = self.subspace.project(self.noise.sample(   # at least float32 (a bf16 model gets no bf16-rounded noise)
@@ -271,14 +266,7 @@ def step(self:DPOptimizer, closure=None):
     # the noisy average in float32 (at least); only the result is cast to the parameter's dtype (post-processing)
     grads = self.subspace.lift([(s + z) / self.expected_batch_size for s, z in zip(sums, noise)])
     for p, g in zip(self.params, grads): p.grad = g.to(p.dtype)
-    if isinstance(self.noise, AmplifiedBSRNoise):   # amplified banded MF: one DP-SGD round (q, sigma) per b steps (ch. 00)
-        if self.steps_taken % self.noise.groups == 0:
-            self.accountant.step_amplified_banded(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate,
-                                                  strategy=self.noise.coeffs, groups=self.noise.groups)
-    elif bsr:
-        if self.steps_taken == 0: self.accountant.step_gaussian(noise_multiplier=self.noise_multiplier)
-    else:
-        self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
+    self.accountant.compose(event)   # the mechanism's own event (chapter 03): no branch on the kind of noise
     self._sums, self._changed = None, False
     if self.data_loader is not None: self._mark, self._taken = self.data_loader.batches_drawn, 0
     self.steps_taken += 1
@@ -309,9 +297,6 @@ def _child_seed(root:int, role:str) -> int:
     name): knowing one child's outputs says nothing about another's, nor about `root`."""
     return int(np.random.SeedSequence(root, spawn_key=(zlib.crc32(role.encode()),)).generate_state(1, np.uint64)[0]) >> 1
 
-def _check_seed(name, v):
-    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2**63):
-        raise ValueError(f"{name} must be None or an integer in [0, 2**63), got {v!r}")
 
 class PrivacyEngine:
     "Makes a model, optimizer and data loader private; owns the accountant shared by the optimizer."
@@ -323,8 +308,8 @@ class PrivacyEngine:
                                            # the run is not private against anyone who knows it
                  secure_mode:bool=False,   # noise from a cryptographically secure generator (see chapter 03)
                 ):
-        _check_seed('seed', seed); _check_seed('noise_seed', noise_seed)
-        if not isinstance(secure_mode, bool): raise TypeError(f"secure_mode must be a bool, got {secure_mode!r}")
+        check_seed('seed', seed); check_seed('noise_seed', noise_seed)
+        check_bool('secure_mode', secure_mode)
         if secure_mode and noise_seed is not None:
             raise ValueError("secure_mode draws the noise from the OS's secure generator; it cannot take a noise_seed")
         if noise_seed is not None:
@@ -359,11 +344,7 @@ def _batch_size_of(data_loader) -> int:
     return bs
 
 # %% ../nbs/08_optim.ipynb #0a88d914
-NOISES: tuple = ('iid', 'bsr', 'bsr-cyclic')   # make_private(noise=...): DP-SGD, amplified BSR, BSR in a fixed cyclic order
-
-def _check_real(name, v, lo=0.0, hi=math.inf):
-    "v must be a real number (chapter 00's type check: not bool, not a string, not NaN) with lo < v < hi."
-    if not lo < _real(name, v) < hi: raise ValueError(f"{name} must be in ({lo:g}, {hi:g}), got {v!r}")
+NOISES: tuple = tuple(NOISE_MECHANISMS)   # the built-in make_private(noise=...): DP-SGD, amplified BSR, BSR in a fixed cyclic order
 
 @patch
 def make_private(self:PrivacyEngine,
@@ -384,73 +365,36 @@ def make_private(self:PrivacyEngine,
                  loss_reduction:str|None=None,        # 'mean'/'sum': how your criterion reduces, for the ordinary loop
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
-    if noise not in NOISES: raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
+    if noise not in NOISE_MECHANISMS: raise ValueError(f"noise must be one of {tuple(NOISE_MECHANISMS)}, got {noise!r}")
     if loss_reduction not in (None, 'mean', 'sum'):
         raise ValueError(f"loss_reduction must be None, 'mean' or 'sum' (how your criterion reduces), got {loss_reduction!r}")
-    if groups is not None and noise != 'bsr': raise ValueError(f"groups is for noise='bsr' only, got noise={noise!r}")
     if (noise_multiplier is None) == (target_epsilon is None):
         raise ValueError("give exactly one of noise_multiplier and target_epsilon")
-    if not (isinstance(epochs, int) and epochs >= 1): raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    _check_real('target_delta', target_delta, 0, 1)
-    if target_epsilon is not None: _check_real('target_epsilon', target_epsilon)
-    if noise_multiplier is not None: _check_real('noise_multiplier', noise_multiplier)
+    check_int('epochs', epochs, 1); check_range('target_delta', target_delta, 0, 1); check_max_grad_norm(max_grad_norm)
+    if target_epsilon is not None: check_positive('target_epsilon', target_epsilon)
+    if noise_multiplier is not None: check_positive('noise_multiplier', noise_multiplier)
     ds = _dataset_of(data_loader); N = len(ds); bs = _batch_size_of(data_loader)
     if not 1 <= bs <= N: raise ValueError(f"batch_size must be in [1, N={N}], got {bs}")
     loss_fn = loss_fn or nn.CrossEntropyLoss(reduction='none')
+    # the mechanism plans its run (chapter 03): sampler, generator, divisor, steps. Poisson sampling is secret
+    # (amplification by sampling assumes nobody knows who was sampled): its own child of the secret root; the cyclic
+    # partition of BSR is public (its analysis holds for any fixed order): from `seed`
+    plan = NOISE_MECHANISMS[noise].plan(RunSpec(
+        N=N, batch_size=bs, epochs=epochs, max_grad_norm=max_grad_norm, target_delta=target_delta,
+        noise_multiplier=noise_multiplier, target_epsilon=target_epsilon, bandwidth=bandwidth, groups=groups,
+        momentum=float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0), accountant=self.accountant,
+        secret_seed=self._secret_seed, public_seed=self.seed, noise_source=self._noise_source()))
     # refuse, before any private step, a model the clipping engine cannot clip exactly: structural problems, state
     # written in forward, examples that mix, rules that disagree with an autograd loop (chapter 01, validate_model)
     *x0, y0 = collate_batch(ds, list(range(min(3, N))))
     validate_model(model, loss_fn, tuple(x0) if len(x0) > 1 else x0[0], y0)
-    # Poisson sampling is secret (amplification by sampling assumes nobody knows who was sampled): its own child of
-    # the secret root; the cyclic partition of BSR is public (its analysis holds for any fixed order): from `seed`
-    if noise == 'iid':
-        q = bs / N
-        sampler = PoissonBatchSampler(N, q, seed=self._secret_seed('sampler'))
-        steps = epochs * len(sampler)
-        sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, q, steps)
-        gen, max_steps = IIDNoise(sigma, max_grad_norm, **self._noise_source()), None
-    elif noise == 'bsr':   # amplified BSR (Choquette-Choo et al. 2023): b groups, Poisson within group t mod b
-        spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
-        if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
-            raise ValueError(f"groups must be an int in [1, {b_max}] (ceil(N / batch_size), at most the steps), got {groups!r}")
-        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or not 1 <= bandwidth <= (groups or b_max)):
-            raise ValueError(f"bandwidth must be an int in [1, groups={groups or b_max}] (p <= b), got {bandwidth!r}")
-        beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
-        if noise_multiplier is None:   # sigma for every candidate b, the b of least expected error (b = 1: DP-SGD)
-            best, self.groups_table = choose_groups(target_epsilon, target_delta, epochs, N, bs, beta=beta, bandwidth=bandwidth,
-                                                    candidates=None if groups is None else [groups], accountant=self.accountant)
-            b, p, sigma = best['b'], best['p'], best['noise_multiplier']
-            assert best['steps'] == n
-        else:                          # sigma fixed: the error alone would pick the largest b (q = 1: the cyclic order)
-            b = groups if groups is not None else b_max
-            p, sigma, self.groups_table = (bandwidth if bandwidth is not None else min(b, 32)), noise_multiplier, None
-        q = min(1.0, bs * b / N)       # expected batch N q / b: bs, or N / b (< bs) at b = ceil(N / bs), where q = 1
-        sampler = CyclicPoissonBatchSampler(N, b, q, steps=spe, seed=self._secret_seed('sampler'), partition_seed=self.seed)
-        gen = AmplifiedBSRNoise(sigma, max_grad_norm, sqrt_coeffs(n, 1.0, beta)[:p], b, q, **self._noise_source())
-        dl = DPDataLoader(ds, sampler)
-        opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
-                          expected_batch_size=N * q / b, sample_rate=q, loss_fn=loss_fn, noise=gen, accountant=self.accountant,
-                          max_steps=n, max_physical_batch_size=max_physical_batch_size, subspace=subspace,
-                          steps_per_epoch=spe, total_steps=n, data_loader=dl, loss_reduction=loss_reduction)
-        return model, opt, dl
-    else:                  # 'bsr-cyclic': the fixed cyclic order, no amplification; the whole run is one Gaussian mechanism
-        b = math.ceil(N / bs); k = epochs; n = k * b
-        p = min(b, 32) if bandwidth is None else bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
-        if not (isinstance(p, int) and 1 <= p <= b): raise ValueError(f"bandwidth must be an int in [1, b={b}] (batches per epoch), got {p!r}")
-        sampler = CyclicBatchSampler(N, b, cycles=1, seed=self.seed)   # None: from the OS
-        q = 1 / b
-        beta = float(optimizer.param_groups[0].get('momentum', 0.0) or 0.0)
-        c = sqrt_coeffs(n, 1.0, beta)[:p]
-        sens = sensitivity(np.pad(c, (0, n - p)), k, b)   # k participations b steps apart; p <= b: sqrt(k)*||c||
-        sigma = noise_multiplier if noise_multiplier is not None else self.accountant.calibrate(target_epsilon, target_delta, 1.0, 1)
-        gen, max_steps = BSRNoise(sigma, max_grad_norm, c, sens, **self._noise_source()), n
-    dl = DPDataLoader(ds, sampler)
-    opt = DPOptimizer(optimizer, model, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
-                      expected_batch_size=N * q if noise == 'iid' else N / b, sample_rate=q, loss_fn=loss_fn,
-                      noise=gen, accountant=self.accountant, max_steps=max_steps,
+    for k, v in plan.report.items(): setattr(self, k, v)   # e.g. groups_table: the choice of b, for the user to read
+    dl = DPDataLoader(ds, plan.sampler)
+    opt = DPOptimizer(optimizer, model, noise=plan.noise, expected_batch_size=plan.expected_batch_size,
+                      sample_rate=plan.sample_rate, loss_fn=loss_fn, accountant=self.accountant, max_steps=plan.max_steps,
                       max_physical_batch_size=max_physical_batch_size, subspace=subspace,
-                      steps_per_epoch=len(sampler) if noise == 'iid' else b, total_steps=steps if noise == 'iid' else n,
-                      data_loader=dl, loss_reduction=loss_reduction)
+                      steps_per_epoch=plan.steps_per_epoch, total_steps=plan.total_steps, data_loader=dl,
+                      loss_reduction=loss_reduction)
     return model, opt, dl
 
 # %% ../nbs/08_optim.ipynb #86780632
