@@ -21,8 +21,8 @@ try: import fcntl                 # POSIX advisory locks on --out (released by t
 except ImportError: fcntl = None  # Windows: no lock; two runs into one --out are the user's to avoid
 
 # %% auto #0
-__all__ = ['MODELS', 'MAX_EPSILON', 'SIGMA_RANGE', 'ACCOUNTANTS', 'SUBSPACES', 'CONFIG_CHOICES', 'CKPT', 'PREV', 'BAD', 'MODEL',
-           'LOCK', 'register_model', 'make_model', 'ConfigError', 'TrainConfig', 'SubspaceMethod', 'register_method',
+__all__ = ['MODELS', 'MAX_EPSILON', 'SIGMA_RANGE', 'SUBSPACES', 'CONFIG_CHOICES', 'CKPT', 'PREV', 'BAD', 'MODEL', 'LOCK',
+           'register_model', 'make_model', 'ConfigError', 'TrainConfig', 'SubspaceMethod', 'register_method',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'preflight', 'train']
 
 # %% ../nbs/10_train.ipynb #e5d8365f
@@ -90,7 +90,7 @@ def _choice(cfg, k, allowed): _check(cfg, k, check_choice, tuple(allowed))
 
 MAX_EPSILON = 1000.0            # beyond this the guarantee says nothing (e^1000); a typo such as 1e300 is refused
 SIGMA_RANGE = (1e-2, 1e4)       # the noise multipliers the calibration searches (accounting.noise_multiplier_for)
-ACCOUNTANTS: dict = {a.mechanism: a for a in (RDPAccountant, PLDAccountant)}   # --accountant -> class, by its state tag
+from .accounting import ACCOUNTANTS   # --accountant -> class: the accounting registry (register_accountant adds one)
 
 def _check_device(name):
     allowed = "'auto', 'cpu', 'cuda' or 'cuda:<index>'"
