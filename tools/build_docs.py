@@ -38,7 +38,7 @@ from nbdev.process import Processor, first_code_ln
 
 root = Path(__file__).resolve().parent.parent
 DOCS = Path(__file__).resolve().parent/'docs'   # the page template, the site's stylesheet, MathJax's config, the cell template
-NO_FIGURE = {'index', '10b_cli', '11a_testing'}   # pages that need not have a figure (title page, the command line, test scaffolding)
+NO_FIGURE = {'index', '10b_cli', '11a_testing', '00a_validate', '07a_subspace_package'}   # pages that need not have a figure (title page, the command line, test scaffolding, argument checks, the package map)
 FIGURE_TODO = set()      # chapters without a plot yet (owned elsewhere): a warning, not an error;
                                             # remove a name once its chapter draws a figure
 SKIP_DIRS = re.compile(r'^[_.]|^www$')      # folders nbdev skips when it builds the sidebar
