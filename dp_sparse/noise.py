@@ -49,6 +49,7 @@ def _secure_normal(m:int, summands:int=SECURE_SUMMANDS)->Tensor:
 class _GaussianSource:
     "Shared plumbing: validation, std, per-device generators (or the OS's CSPRNG), the step counter and their state."
     correlated = needs_max_steps = False   # memory across steps; a guarantee for a fixed number of steps
+    takes_bandwidth = takes_groups = False  # whether plan() reads RunSpec.bandwidth / .groups (make_private refuses them otherwise)
     def __init__(self, noise_multiplier, max_grad_norm, sensitivity=1.0, *, generator=None, seed=None, secure_mode=False):
         self.noise_multiplier = check_positive('noise_multiplier', noise_multiplier)
         self.max_grad_norm = check_max_grad_norm(max_grad_norm)   # finite: it bounds the mechanism (00a)
@@ -185,7 +186,6 @@ class IIDNoise(_GaussianSource):
     @classmethod
     def plan(cls, run:RunSpec)->NoisePlan:
         "DP-SGD: Poisson batches at q = B/N, epochs * len(sampler) steps, sigma given or calibrated for them."
-        if run.groups is not None: raise ValueError(f"groups is for noise='bsr' only, got noise={cls.name!r}")
         q = run.batch_size / run.N
         sampler = PoissonBatchSampler(run.N, q, seed=run.secret_seed('sampler'))
         steps = run.epochs * len(sampler)
@@ -197,6 +197,7 @@ class IIDNoise(_GaussianSource):
 class BSRNoise(_GaussianSource):
     "Row t of C_p^{-1} Z, streamed with p-1 buffers: y_t = (z_t - sum_{j=1}^{p-1} c_j y_{t-j}) / c_0."
     correlated = needs_max_steps = True   # p-1 buffers; the factorization covers the max_steps steps it was built for
+    takes_bandwidth = True
     def __init__(self,
                  noise_multiplier:float, # sigma, noise multiplier on unit sensitivity, > 0
                  max_grad_norm:float,    # per-example clipping norm C, > 0
@@ -268,10 +269,9 @@ class BSRNoise(_GaussianSource):
     @classmethod
     def plan(cls, run:RunSpec)->NoisePlan:
         "BSR in a fixed cyclic order: b = ceil(N/B) batches per epoch, k = epochs participations, one Gaussian release."
-        if run.groups is not None: raise ValueError(f"groups is for noise='bsr' only, got noise={cls.name!r}")
         b = math.ceil(run.N / run.batch_size); k = run.epochs; n = k * b
         p = min(b, 32) if run.bandwidth is None else run.bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
-        if not (isinstance(p, int) and 1 <= p <= b): raise ValueError(f"bandwidth must be an int in [1, b={b}] (batches per epoch), got {p!r}")
+        check_int('bandwidth', p, 1, b, why=f'b = {b} batches per epoch')
         sampler = CyclicBatchSampler(run.N, b, cycles=1, seed=run.public_seed)   # None: from the OS
         noise = bsr_noise_for(n, 1.0, run.momentum, p, k, b, run.sigma(1.0, 1), run.max_grad_norm, **run.noise_source)
         return NoisePlan(noise, sampler, run.N / b, 1 / b, n, b, n)
@@ -296,6 +296,7 @@ def bsr_noise_for(
 @register_noise('bsr')
 class AmplifiedBSRNoise(BSRNoise):
     "BSRNoise for amplified banded MF: coefficients scaled to max column norm 1 (sensitivity 1), p <= b groups, rate q."
+    takes_groups = True
     def __init__(self,
                  noise_multiplier:float, # sigma: std of z_t / max_grad_norm, > 0 (DP-SGD's sigma for (q, ceil(n/b)))
                  max_grad_norm:float,    # per-example clipping norm C, > 0
@@ -339,10 +340,8 @@ class AmplifiedBSRNoise(BSRNoise):
         "Amplified BSR: b groups, Poisson within group t mod b; sigma and b by least expected error when calibrating."
         N, bs, epochs, groups, bandwidth = run.N, run.batch_size, run.epochs, run.groups, run.bandwidth
         spe = max(1, round(1 / (bs / N))); n = epochs * spe; b_max = min(-(-N // bs), n)   # steps as DP-SGD
-        if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= b_max):
-            raise ValueError(f"groups must be an int in [1, {b_max}] (ceil(N / batch_size), at most the steps), got {groups!r}")
-        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, int) or not 1 <= bandwidth <= (groups or b_max)):
-            raise ValueError(f"bandwidth must be an int in [1, groups={groups or b_max}] (p <= b), got {bandwidth!r}")
+        if groups is not None: check_int('groups', groups, 1, b_max, why='ceil(N / batch_size), at most the steps')
+        if bandwidth is not None: check_int('bandwidth', bandwidth, 1, groups or b_max, why=f'p <= b = {groups or b_max} groups')
         if run.noise_multiplier is None:   # sigma for every candidate b, the b of least expected error (b = 1: DP-SGD)
             best, table = choose_groups(run.target_epsilon, run.target_delta, epochs, N, bs, beta=run.momentum, bandwidth=bandwidth,
                                         candidates=None if groups is None else [groups], accountant=run.accountant)

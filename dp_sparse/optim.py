@@ -366,6 +366,10 @@ def make_private(self:PrivacyEngine,
                 )->tuple[nn.Module, DPOptimizer, DPDataLoader]:
     "The model (unchanged), a `DPOptimizer` and a `DPDataLoader` whose sampling matches the accounting."
     if noise not in NOISE_MECHANISMS: raise ValueError(f"noise must be one of {tuple(NOISE_MECHANISMS)}, got {noise!r}")
+    for arg, v in (('bandwidth', bandwidth), ('groups', groups)):   # a mechanism declares what its plan reads (chapter 03)
+        if v is not None and not getattr(NOISE_MECHANISMS[noise], f'takes_{arg}'):
+            takers = ' or '.join(repr(k) for k, m in NOISE_MECHANISMS.items() if getattr(m, f'takes_{arg}'))
+            raise ValueError(f"{arg} is for noise={takers} only, got noise={noise!r}")
     if loss_reduction not in (None, 'mean', 'sum'):
         raise ValueError(f"loss_reduction must be None, 'mean' or 'sum' (how your criterion reduces), got {loss_reduction!r}")
     if (noise_multiplier is None) == (target_epsilon is None):

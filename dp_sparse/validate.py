@@ -41,14 +41,16 @@ def check_probability(name:str, x, *, lo_closed:bool=False, hi_closed:bool=True)
     return check_range(name, x, 0, 1, lo_closed=lo_closed, hi_closed=hi_closed)
 
 # %% ../nbs/00a_validate.ipynb #d1b4c9ad
-def check_int(name:str, n, lo:int|None=None, hi:int|None=None)->int:
+def check_int(name:str, n, lo:int|None=None, hi:int|None=None,
+              *, why:str|None=None, # what the bounds are, for the message (e.g. 'b = batches per epoch')
+             )->int:
     "`n` as an int in [lo, hi] (None: unbounded); TypeError unless an integer (bool and floats excluded)."
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(n).__name__} {n!r}"[:200])
     n = int(n)
     if (lo is not None and n < lo) or (hi is not None and n > hi):
         rng = f">= {lo}" if hi is None else f"<= {hi}" if lo is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {rng}, got {n}")
+        raise ValueError(f"{name} must be an integer {rng}{f' ({why})' if why else ''}, got {n}")
     return n
 
 MAX_SEED = 2**63 - 1   # seeds travel as signed 64-bit integers (torch generators, checkpoints)

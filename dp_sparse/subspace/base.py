@@ -8,7 +8,9 @@ import math
 from typing import Callable, Hashable
 import torch
 from torch import nn, Tensor
+import secrets
 from ..clipping import clipped_sum, _acc_dtype
+from ..validate import check_int, check_seed
 from fastcore.basics import patch
 
 # %% auto #0
@@ -50,8 +52,7 @@ class Subspace:
         if not params or not all(isinstance(p, Tensor) for p in params):
             raise TypeError("params must be a non-empty list of tensors (the optimizer's trainable parameters)")
         for name, v in (('steps_per_epoch', steps_per_epoch), ('total_steps', total_steps)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ValueError(f"{name} must be an int >= 1 or None, got {v!r}")
+            if v is not None: check_int(name, v, 1)
         self.params, self.steps_per_epoch, self.total_steps = params, steps_per_epoch, total_steps
         return self
 
@@ -102,6 +103,13 @@ class Subspace:
         if d.get('kind') != type(self).__name__:
             raise ValueError(f"state_dict is for {d.get('kind')!r}, not {type(self).__name__}")
 
+# %% ../../nbs/04_subspace.ipynb #140a4723
+def _public_seed(seed)->int:
+    "A subspace's seed: an int in [0, 2**63 - 1] as given, or one drawn from OS entropy for None (its masks never read data)."
+    seed = check_seed('seed', seed)
+    return secrets.randbits(63) if seed is None else seed
+
+
 # %% ../../nbs/04_subspace.ipynb #e27010a8
 class MaskedSubspace(Subspace):
     """A coordinate subspace: per parameter a bool mask (`True` = trained) or None (all trained).
@@ -117,8 +125,7 @@ class MaskedSubspace(Subspace):
 
     def begin_step(self, step:int)->bool:
         self._check_bound()
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"step must be an int >= 0, got {step!r}")
+        check_int('step', step, 0)
         v = self.version_of(step)
         if self.masks is not None and v == self.version: return False
         masks = self.masks_for(v)

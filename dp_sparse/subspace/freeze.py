@@ -4,11 +4,12 @@
 
 # %% ../../nbs/05_random_freeze.ipynb #e1426cea
 from __future__ import annotations
-import math, secrets
+import math
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .base import MaskedSubspace
+from .base import MaskedSubspace, _public_seed
+from ..validate import check_range, check_choice
 
 # %% auto #0
 __all__ = ['random_masks', 'RandomFreeze', 'update_bytes']
@@ -42,14 +43,10 @@ class RandomFreeze(MaskedSubspace):
                  resample:str='epoch',    # 'epoch': a fresh random mask every epoch; 'step': every step
                  seed:int|None=None,      # seed of the masks (not secret: they never depend on data); None: OS entropy
                 ):
-        if isinstance(final_rate, bool) or not isinstance(final_rate, (int, float)) or not 0 <= final_rate < 1:
-            raise ValueError(f"final_rate must be a number in [0, 1), got {final_rate!r}")
-        if schedule not in ('linear', 'constant'): raise ValueError(f"schedule must be 'linear' or 'constant', got {schedule!r}")
-        if resample not in ('epoch', 'step'): raise ValueError(f"resample must be 'epoch' or 'step', got {resample!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-        self.final_rate, self.schedule, self.resample = float(final_rate), schedule, resample
-        self.seed = seed if seed is not None else secrets.randbits(63)
+        self.final_rate = check_range('final_rate', final_rate, 0, 1, lo_closed=True)
+        self.schedule = check_choice('schedule', schedule, ('linear', 'constant'))
+        self.resample = check_choice('resample', resample, ('epoch', 'step'))
+        self.seed = _public_seed(seed)
 
     def bind(self, params, *, steps_per_epoch=None, total_steps=None):
         super().bind(params, steps_per_epoch=steps_per_epoch, total_steps=total_steps)

@@ -4,13 +4,14 @@
 
 # %% ../../nbs/07_lsg.ipynb #cbf94783
 from __future__ import annotations
-import math, secrets
+import math
 from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .base import Subspace, _zeros32
+from .base import Subspace, _zeros32, _public_seed
+from ..validate import check_int, check_range, check_choice
 
 # %% auto #0
 __all__ = ['RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
@@ -57,17 +58,9 @@ class LowRankSparse(Subspace):
                  rule:str='magnitude',     # kept subset: 'magnitude' (largest in the last noisy update) or 'random'
                  seed:int|None=None,       # seed of the initial carriers and random subsets (not secret); None: OS entropy
                 ):
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"rank must be an int >= 1, got {rank!r}")
-        if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
-            raise ValueError(f"density must be a number in (0, 1], got {density!r}")
-        if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 1:
-            raise ValueError(f"refresh must be an int >= 1 (steps between carrier refreshes), got {refresh!r}")
-        if rule not in RULES_LSG: raise ValueError(f"rule must be one of {RULES_LSG}, got {rule!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-        self.rank, self.density, self.refresh, self.rule = rank, float(density), refresh, rule
-        self.seed = seed if seed is not None else secrets.randbits(63)
+        self.rank, self.refresh = check_int('rank', rank, 1), check_int('refresh', refresh, 1)
+        self.density = check_range('density', density, 0, 1, hi_closed=True)
+        self.rule, self.seed = check_choice('rule', rule, RULES_LSG), _public_seed(seed)
         self.window, self.carriers = None, None
 
     def bind(self, params, *, steps_per_epoch=None, total_steps=None):
@@ -115,7 +108,7 @@ def _kept_subset(self:LowRankSparse, i:int, window:int, history:Tensor|None)->Te
 def begin_step(self:LowRankSparse, step:int)->bool:
     "Carriers and kept subsets of step `step`: from the seed at the first call, refreshed from the noisy update every `refresh` steps."
     self._check_bound()
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0: raise ValueError(f"step must be an int >= 0, got {step!r}")
+    check_int('step', step, 0)
     w = step // self.refresh
     if w == self.window: return False
     carriers, kept = [], []

@@ -4,11 +4,11 @@
 
 # %% ../../nbs/06_pruning.ipynb #af6d9c7d
 from __future__ import annotations
-import secrets
 import torch
 from torch import nn, Tensor
 from torch.utils.data import TensorDataset
-from .base import MaskedSubspace
+from .base import MaskedSubspace, _public_seed
+from ..validate import check_int, check_range, check_positive, check_choice
 from .freeze import _mask_seed
 
 # %% auto #0
@@ -20,14 +20,7 @@ PRUNE_CRITERIA = ('magnitude', 'random')   # how the trained coordinates are ran
 PRUNE_BUDGETS = ('layer', 'global')         # per tensor, or over all bound parameters together
 PRETRAIN_EPOCHS = 10                        # default public pre-training when public data are given (see "What is ours")
 
-def _check_sparsity(sparsity):
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity must be a number in [0, 1) (fraction of coordinates not trained), got {sparsity!r}")
-    return float(sparsity)
-
-def _check_choice(name, v, allowed):
-    if v not in allowed: raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
-    return v
+def _check_sparsity(sparsity)->float: return check_range('sparsity', sparsity, 0, 1, lo_closed=True)
 
 def _check_public(public_data, why):
     if public_data is None: raise ValueError(f"public_data is required {why} (dp_sparse train: give --public-fraction > 0)")
@@ -35,16 +28,10 @@ def _check_public(public_data, why):
         raise ValueError(f"public_data must be a non-empty TensorDataset (x, y), got {type(public_data).__name__} "
                          f"of length {len(public_data) if hasattr(public_data, '__len__') else '?'}")
 
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-    return seed if seed is not None else secrets.randbits(63)
-
 def _check_pretrain(pretrain_epochs, public_data, model)->int:
     "Public pre-training epochs: None -> PRETRAIN_EPOCHS when public data are given, else 0; > 0 needs data and model."
     if pretrain_epochs is None: pretrain_epochs = PRETRAIN_EPOCHS if public_data is not None else 0
-    if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
-        raise ValueError(f"pretrain_epochs must be an int >= 0 or None, got {pretrain_epochs!r}")
+    check_int('pretrain_epochs', pretrain_epochs, 0)
     if pretrain_epochs > 0:
         _check_public(public_data, 'to pre-train (pretrain_epochs > 0)')
         if model is None: raise ValueError("model is required to pre-train (pretrain_epochs > 0): pass the model being trained")
@@ -66,7 +53,7 @@ def keep_masks(scores:list,           # per parameter a score tensor of its shap
                budget:str='layer',    # 'layer': each tensor keeps n_p - round(s n_p); 'global': d - round(s d) kept overall
               )->list:                # per parameter a bool mask (True = trained) or None (all trained)
     "The top-scoring coordinates as masks, with exact counts (ties broken by `torch.topk`)."
-    _check_sparsity(sparsity); _check_choice('budget', budget, PRUNE_BUDGETS)
+    _check_sparsity(sparsity); check_choice('budget', budget, PRUNE_BUDGETS)
     if sparsity == 0: return [None] * len(scores)
     def top(flat, k):
         m = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
@@ -95,7 +82,8 @@ def pretrain_public(model:nn.Module,          # trained in place
                     seed:int=0,                # seed of the shuffling
                    )->nn.Module:
     "Ordinary (non-private) SGD on public data; leaves every `.grad` None. Costs no privacy: no private example is read."
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"pretrain epochs must be an int >= 0, got {epochs!r}")
+    check_int('epochs', epochs, 0); check_positive('lr', lr); check_range('momentum', momentum, 0, 1, lo_closed=True)
+    check_int('batch_size', batch_size, 1); check_int('seed', seed, 0)
     if epochs == 0: return model
     _check_public(public_data, 'to pre-train')
     params = [p for p in model.parameters() if p.requires_grad]
@@ -129,13 +117,14 @@ class PruneFreeze(MaskedSubspace):
                  seed:int|None=None,             # seed of pre-training shuffles and random scores; None: OS entropy
                 ):
         self.sparsity = _check_sparsity(sparsity)
-        self.criterion = _check_choice('criterion', criterion, PRUNE_CRITERIA)
-        self.budget = _check_choice('budget', budget, PRUNE_BUDGETS)
-        self.frozen_value = _check_choice('frozen_value', frozen_value, ('zero', 'keep'))
+        self.criterion = check_choice('criterion', criterion, PRUNE_CRITERIA)
+        self.budget = check_choice('budget', budget, PRUNE_BUDGETS)
+        self.frozen_value = check_choice('frozen_value', frozen_value, ('zero', 'keep'))
         if criterion == 'magnitude': _check_public(public_data, "for criterion='magnitude' (weights are ranked after public pre-training)")
         pretrain_epochs = _check_pretrain(pretrain_epochs, public_data, model)
-        self.public_data, self.model, self.pretrain_epochs, self.pretrain_lr = public_data, model, pretrain_epochs, pretrain_lr
-        self.seed = _check_seed(seed)
+        self.public_data, self.model, self.pretrain_epochs = public_data, model, pretrain_epochs
+        self.pretrain_lr = check_positive('pretrain_lr', pretrain_lr)
+        self.seed = _public_seed(seed)
 
     def bind(self, params, *, steps_per_epoch=None, total_steps=None):
         "Pre-train on public data, rank, fix the masks, and (frozen_value='zero') zero the pruned weights in the model."
@@ -181,18 +170,17 @@ class PruneSelect(MaskedSubspace):
                  seed:int|None=None,             # seed of public batches, pre-training and random scores; None: OS entropy
                 ):
         self.sparsity = _check_sparsity(sparsity)
-        self.criterion = _check_choice('criterion', criterion, PRUNE_CRITERIA)
-        self.score = _check_choice('score', score, ('gradient', 'weight'))
-        self.budget = _check_choice('budget', budget, PRUNE_BUDGETS)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every must be an int >= 1, got {every!r}")
-        if isinstance(public_batch_size, bool) or not isinstance(public_batch_size, int) or public_batch_size < 1:
-            raise ValueError(f"public_batch_size must be an int >= 1, got {public_batch_size!r}")
+        self.criterion = check_choice('criterion', criterion, PRUNE_CRITERIA)
+        self.score = check_choice('score', score, ('gradient', 'weight'))
+        self.budget = check_choice('budget', budget, PRUNE_BUDGETS)
+        check_int('every', every, 1); check_int('public_batch_size', public_batch_size, 1)
         if criterion == 'magnitude' and score == 'gradient':
             _check_public(public_data, "for criterion='magnitude' with score='gradient' (public gradients rank the coordinates)")
             if model is None: raise ValueError("model is required for score='gradient': pass the model being trained")
         pretrain_epochs = _check_pretrain(pretrain_epochs, public_data, model)
         self.every, self.public_data, self.model, self.public_batch_size = every, public_data, model, public_batch_size
-        self.pretrain_epochs, self.pretrain_lr, self.seed = pretrain_epochs, pretrain_lr, _check_seed(seed)
+        self.pretrain_epochs, self.seed = pretrain_epochs, _public_seed(seed)
+        self.pretrain_lr = check_positive('pretrain_lr', pretrain_lr)
 
     def bind(self, params, *, steps_per_epoch=None, total_steps=None):
         "Attach, and pre-train on public data if asked (masks are chosen at each round's first step)."
