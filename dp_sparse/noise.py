@@ -271,7 +271,7 @@ class BSRNoise(_GaussianSource):
         "BSR in a fixed cyclic order: b = ceil(N/B) batches per epoch, k = epochs participations, one Gaussian release."
         b = math.ceil(run.N / run.batch_size); k = run.epochs; n = k * b
         p = min(b, 32) if run.bandwidth is None else run.bandwidth   # 32: memory p*d stays small; error flattens well before (ch. 02)
-        check_int('bandwidth', p, 1, b, why=f'b = {b} batches per epoch')
+        p = check_int('bandwidth', p, 1, b, why=f'b = {b} batches per epoch')   # a plain int from here on
         sampler = CyclicBatchSampler(run.N, b, cycles=1, seed=run.public_seed)   # None: from the OS
         noise = bsr_noise_for(n, 1.0, run.momentum, p, k, b, run.sigma(1.0, 1), run.max_grad_norm, **run.noise_source)
         return NoisePlan(noise, sampler, run.N / b, 1 / b, n, b, n)
