@@ -8,7 +8,7 @@ import torch
 from torch import nn, Tensor
 from torch.utils.data import TensorDataset
 from .base import MaskedSubspace, _public_seed
-from ..validate import check_int, check_range, check_positive, check_choice
+from ..validate import check_int, check_range, check_positive, check_choice, check_seed
 from .freeze import _mask_seed
 
 # %% auto #0
@@ -83,7 +83,7 @@ def pretrain_public(model:nn.Module,          # trained in place
                    )->nn.Module:
     "Ordinary (non-private) SGD on public data; leaves every `.grad` None. Costs no privacy: no private example is read."
     check_int('epochs', epochs, 0); check_positive('lr', lr); check_range('momentum', momentum, 0, 1, lo_closed=True)
-    check_int('batch_size', batch_size, 1); check_int('seed', seed, 0)
+    check_int('batch_size', batch_size, 1); check_seed('seed', seed, allow_none=False)
     if epochs == 0: return model
     _check_public(public_data, 'to pre-train')
     params = [p for p in model.parameters() if p.requires_grad]
@@ -173,7 +173,7 @@ class PruneSelect(MaskedSubspace):
         self.criterion = check_choice('criterion', criterion, PRUNE_CRITERIA)
         self.score = check_choice('score', score, ('gradient', 'weight'))
         self.budget = check_choice('budget', budget, PRUNE_BUDGETS)
-        check_int('every', every, 1); check_int('public_batch_size', public_batch_size, 1)
+        every, public_batch_size = check_int('every', every, 1), check_int('public_batch_size', public_batch_size, 1)
         if criterion == 'magnitude' and score == 'gradient':
             _check_public(public_data, "for criterion='magnitude' with score='gradient' (public gradients rank the coordinates)")
             if model is None: raise ValueError("model is required for score='gradient': pass the model being trained")
