@@ -500,16 +500,23 @@ def _is_row_mask(mk, p) -> bool:
     "A mask of shape (rows, 1, ..., 1): whole output rows (channels) of `p` trained or not."
     return isinstance(mk, Tensor) and p.dim() >= 2 and tuple(mk.shape) == (p.shape[0],) + (1,) * (p.dim() - 1)
 
-_AS: dict = {}   # (id, version, dtype) of a mask -> (mask, its copy in dtype): masks change rarely, steps often
+_AS: dict = {}   # (id, version, what) of a mask -> (mask, what was derived from it): masks change rarely, steps often
 
-def _as_dtype(mk:Tensor, dtype:torch.dtype) -> Tensor:
-    "mk.to(dtype), converted once per mask (and per in-place change of it), not at every step."
-    if mk.dtype == dtype: return mk
-    hit = _AS.get(key := (id(mk), mk._version, dtype))
+def _derived(mk:Tensor, what, make:Callable) -> Tensor:
+    "make(mk), computed once per mask (and per in-place change of it), not at every step."
+    hit = _AS.get(key := (id(mk), mk._version, what))
     if hit is not None and hit[0] is mk: return hit[1]
     if len(_AS) >= 32: _AS.clear()
-    _AS[key] = (mk, out := mk.to(dtype))
+    _AS[key] = (mk, out := make(mk))
     return out
+
+def _as_dtype(mk:Tensor, dtype:torch.dtype) -> Tensor:
+    "mk.to(dtype), converted once per mask."
+    return mk if mk.dtype == dtype else _derived(mk, dtype, lambda m: m.to(dtype))
+
+def _kept_rows(mk:Tensor) -> Tensor:
+    "The indices of the rows a row mask keeps, found once per mask."
+    return _derived(mk, 'rows', lambda m: m.reshape(-1).nonzero().squeeze(1))
 
 def _apply_mask(g:Tensor, mk) -> Tensor:
     "g restricted to a mask (zero outside; a row mask broadcasts); a Projection leaves g in the parameter's space."
@@ -519,32 +526,76 @@ def _sq_norms(v:Tensor, mk) -> Tensor:
     "(B, *shape) per-example gradients (already masked) -> (B,) squared norms, over P G_i for a Projection."
     return mk.sq_norms(v) if isinstance(mk, Projection) else v.reshape(v.shape[0], -1).square().sum(1)
 
-def _row_ghost(m:nn.Module, a:Tensor, g:Tensor, rows:Tensor) -> Tensor|None:
-    "Squared norms of the kept output rows of a Linear / groups=1 convolution weight: its ghost norm on those rows only."
+def _as_sequence(m:nn.Module, a:Tensor, g:Tensor, rows:Tensor|None=None) -> tuple|None:
+    """A Linear / groups=1 convolution's (B, T, d) inputs and (B, T, p) output gradients: its weight gradient is g^T a
+    per example; `rows`: only those output rows (channels) of g, gathered before the transpose (whole contiguous blocks)."""
     B = a.shape[0]
-    if type(m) is nn.Linear: a, g = a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])[..., rows]
-    elif type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
-        a, g = conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1)[:, rows].transpose(1, 2)
-    else: return None
+    if type(m) is nn.Linear:
+        g = g.reshape(B, -1, g.shape[-1])
+        return a.reshape(B, -1, a.shape[-1]), g if rows is None else g.index_select(2, rows)
+    if type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
+        g = g.reshape(B, g.shape[1], -1)
+        return conv_unfold(m, a).transpose(1, 2), (g if rows is None else g.index_select(1, rows)).transpose(1, 2)
+    return None
+
+def _row_ghost(m:nn.Module, a:Tensor, g:Tensor, mk:Tensor) -> Tensor|None:
+    "Squared norms of the kept output rows (row mask `mk`) of a Linear / groups=1 convolution weight: its ghost norm on those rows only."
+    if type(m) is nn.Linear and a[0].numel() == a.shape[-1]:   # T = 1: ||a||^2 * sum of g_j^2 over the kept rows j, no gather
+        a, g = a.reshape(a.shape[0], -1), g.reshape(g.shape[0], -1)
+        return a.square().sum(1) * (g.square() @ _as_dtype(mk, g.dtype).reshape(-1))
+    if (seq := _as_sequence(m, a, g, _kept_rows(mk))) is None: return None
+    a, g = seq
     return seq_ghost_sq_norm(a, g) if ghost_is_cheaper(a.shape[1], a.shape[2], g.shape[2]) else seq_weight_grad(a, g).square().sum((1, 2))
 
 _CHUNK = 1 << 20   # at most this many per-example gradient entries materialized at once for a masked norm
+
+def _element_masked(m:nn.Module, a:Tensor, g:Tensor, mk:Tensor) -> Tensor|None:
+    """(B,) squared norms of a Linear / groups=1 convolution weight over an element mask: per chunk of examples one
+    batched product g^T a (the floor: one weight-gradient-sized product), masked and summed; the convolution is
+    unfolded once, never run as a grouped kernel per example."""
+    if (seq := _as_sequence(m, a, g)) is None: return None
+    a, g = seq
+    M, B = _as_dtype(mk, g.dtype).reshape(g.shape[2], -1), a.shape[0]
+    step = max(1, _CHUNK // max(1, M.numel()))
+    return torch.cat([seq_weight_grad(a[i:i + step], g[i:i + step]).square_().mul_(M).sum((1, 2))
+                      for i in range(0, B, step)]) if B else g.new_zeros(0)
 
 def _masked_sq_norm(rule, m, a, g, name, p, mk, got) -> Tensor:
     "(B,) squared norm of parameter `name` over its mask / projection, with as little memory as the layer allows."
     if isinstance(mk, Projection) and (fast := mk.sq_norms_io(m, a, g)) is not None: return fast
     if _is_row_mask(mk, p) and name == 'weight' and rule in (linear_rule, conv_rule):
-        if (fast := _row_ghost(m, a, g, mk.reshape(-1).nonzero().squeeze(1))) is not None: return fast
+        if (fast := _row_ghost(m, a, g, mk)) is not None: return fast
+    elif isinstance(mk, Tensor) and name == 'weight' and rule is conv_rule and not isinstance(got, Tensor):
+        if (fast := _element_masked(m, a, g, mk)) is not None: return fast
     if isinstance(got, Tensor): return _sq_norms(_apply_mask(got, mk), mk)   # the rule materialized it already
     B, step = a.shape[0], max(1, _CHUNK // max(1, p.numel()))
     return torch.cat([_sq_norms(_apply_mask(rule(m, a[i:i + step], g[i:i + step], False)[name], mk), mk)
                       for i in range(0, B, step)]) if B else g.new_zeros(0)
+
+def _masked_weight_layer(rule, m:nn.Module, a:Tensor, g:Tensor, pm:dict) -> dict|None:
+    """A Linear / groups=1 convolution whose weight carries a row mask, a projection with a fast path (or, for a
+    convolution, an element mask): the masked weight norm and the bias, computed here so that the rule's unmasked
+    weight norm is not computed and thrown away."""
+    mk = pm.get('weight')
+    if rule not in (linear_rule, conv_rule) or not isinstance(mk, (Tensor, Projection)) or set(pm) - {'weight', 'bias'}: return None
+    if isinstance(mk, Projection): w = mk.sq_norms_io(m, a, g)
+    elif _is_row_mask(mk, m.weight): w = _row_ghost(m, a, g, mk)
+    elif rule is conv_rule: w = _element_masked(m, a, g, mk)
+    else: return None                      # a Linear's element mask: linear_rule takes it (one GEMM at T = 1)
+    if w is None: return None
+    res = {'weight': SqNorm(w)}
+    if m.bias is not None:                 # (B, p): what linear_rule / conv_rule return for the bias
+        b = g.reshape(g.shape[0], -1, g.shape[-1]).sum(1) if rule is linear_rule else g.reshape(g.shape[0], g.shape[1], -1).sum(-1)
+        mb = pm.get('bias')
+        res['bias'] = b if mb is None else SqNorm(_sq_norms(_apply_mask(b, mb), mb))
+    return res
 
 def _rule_with_masks(rule, m:nn.Module, a:Tensor, g:Tensor, ghost:bool, pm:dict) -> dict:
     """A layer rule under masks / projections `pm` ({name: mask or Projection}). When a ghost norm is allowed, every
     masked parameter gets a SqNorm (its clipped sum then comes from the layer's own backward, masked afterwards);
     otherwise the rule materializes and the dispatcher masks the per-example gradients."""
     if not pm or not ghost: return rule(m, a, g, ghost)
+    if (res := _masked_weight_layer(rule, m, a, g, pm)) is not None: return res
     own = {n: mk for n, mk in pm.items() if isinstance(mk, Tensor) and not _is_row_mask(mk, m.get_parameter(n))
            } if _takes_masks(rule) else {}
     res = dict(rule(m, a, g, True, masks=own) if own else rule(m, a, g, True))
