@@ -134,9 +134,11 @@ class MaskedSubspace(Subspace):
         return True
 
     def _set_masks(self, masks, version):
-        "Keep the masks and, once per mask, the flat indices of the trained and of the frozen entries."
+        """Keep the masks and, once per mask, the indices of the trained and of the frozen entries: flat indices for an
+        element mask, row indices (along dim 0) for a row mask, so that its steps move whole rows, not single entries."""
         self.masks, self.version = masks, version
-        flat = [None if m is None else m.expand(p.shape).reshape(-1) for m, p in zip(masks, self.params)]
+        self._rows = [m is not None and m.shape != p.shape for m, p in zip(masks, self.params)]
+        flat = [None if m is None else m.reshape(-1) for m in masks]
         self._on = [None if f is None else f.nonzero().squeeze(1) for f in flat]
         self._off = [None if f is None else (~f).nonzero().squeeze(1) for f in flat]
 
@@ -153,13 +155,15 @@ class MaskedSubspace(Subspace):
         return self.masks
 
     def project(self, grads:list[Tensor])->list[Tensor]:
-        self._current()
-        return [g if i is None else g.reshape(-1).index_select(0, i) for g, i in zip(grads, self._on)]
+        self._current()   # the trained entries in row-major order (a row mask: its rows, each whole)
+        return [g if i is None else g.index_select(0, i).reshape(-1) if r else g.reshape(-1).index_select(0, i)
+                for g, i, r in zip(grads, self._on, self._rows)]
 
     def lift(self, coords:list[Tensor])->list[Tensor]:
         self._current()
-        return [c if i is None else c.new_zeros(p.numel()).index_copy_(0, i, c).view(p.shape)
-                for c, i, p in zip(coords, self._on, self.params)]
+        return [c if i is None else c.new_zeros(p.shape).index_copy_(0, i, c.view(-1, *p.shape[1:])) if r
+                else c.new_zeros(p.numel()).index_copy_(0, i, c).view(p.shape)
+                for c, i, p, r in zip(coords, self._on, self.params, self._rows)]
 
     def clip_masks(self)->dict|None:
         ms = {p: m for p, m in zip(self.params, self._current()) if m is not None}
@@ -168,7 +172,8 @@ class MaskedSubspace(Subspace):
     @property
     def noise_dim(self)->int:
         self._current()
-        return sum(p.numel() if i is None else i.numel() for p, i in zip(self.params, self._on))
+        return sum(p.numel() if i is None else i.numel() * (p.numel() // p.shape[0] if r else 1)
+                   for p, i, r in zip(self.params, self._on, self._rows))
 
     @property
     def trained_fraction(self)->list[float]:
@@ -176,9 +181,14 @@ class MaskedSubspace(Subspace):
         return [1.0 if m is None else m.float().mean().item() for m in self._current()]
 
 # %% ../../nbs/04_subspace.ipynb #a87c758d
-def _put(t:Tensor, idx:Tensor, val:Tensor|float):
-    "t.flatten()[idx] = val, in place, through a view (a non-contiguous t gets one copy back)."
-    if t.is_contiguous():
+def _take(t:Tensor, idx:Tensor, rows:bool) -> Tensor:
+    "The entries of t at idx: rows along dim 0 (a row mask), or flat indices."
+    return t.detach().index_select(0, idx) if rows else t.detach().reshape(-1).index_select(0, idx)
+
+def _put(t:Tensor, idx:Tensor, val:Tensor|float, rows:bool=False):
+    "t's rows idx (rows=True) or t.flatten()[idx] = val, in place, through a view (a non-contiguous t gets one copy back)."
+    if rows: t.index_copy_(0, idx, val) if isinstance(val, Tensor) else t.index_fill_(0, idx, val)
+    elif t.is_contiguous():
         flat = t.view(-1)
         flat.index_copy_(0, idx, val) if isinstance(val, Tensor) else flat.index_fill_(0, idx, val)
     else: t.copy_(t.reshape(-1).index_copy(0, idx, val if isinstance(val, Tensor) else t.new_full(idx.shape, val)).view(t.shape))
@@ -187,21 +197,21 @@ def _put(t:Tensor, idx:Tensor, val:Tensor|float):
 def pre_step(self:MaskedSubspace, optimizer):
     "The frozen entries of each masked parameter and of its parameter-shaped optimizer state (momentum, Adam moments)."
     self._current(); saved = []
-    for p, off in zip(self.params, self._off):
+    for p, off, r in zip(self.params, self._off, self._rows):
         if off is None: continue
         st = optimizer.state.get(p, {})
-        saved.append((p, off, p.detach().reshape(-1).index_select(0, off),
-                      {k: v.reshape(-1).index_select(0, off) for k, v in st.items() if isinstance(v, Tensor) and v.shape == p.shape}))
+        saved.append((p, off, r, _take(p, off, r),
+                      {k: _take(v, off, r) for k, v in st.items() if isinstance(v, Tensor) and v.shape == p.shape}))
     return saved
 
 @patch
 @torch.no_grad()
 def post_step(self:MaskedSubspace, optimizer, saved):
     "Put the frozen entries back, bit for bit; optimizer state the step created there starts at 0."
-    for p, off, val, st in saved:
-        _put(p, off, val)
+    for p, off, r, val, st in saved:
+        _put(p, off, val, r)
         for k, v in optimizer.state.get(p, {}).items():
-            if isinstance(v, Tensor) and v.shape == p.shape: _put(v, off, st[k] if k in st else 0.0)
+            if isinstance(v, Tensor) and v.shape == p.shape: _put(v, off, st[k] if k in st else 0.0, r)
 
 @patch
 def state_dict(self:MaskedSubspace)->dict:
