@@ -12,26 +12,39 @@ from .base import MaskedSubspace, _public_seed
 from ..validate import check_range, check_choice
 
 # %% auto #0
-__all__ = ['random_masks', 'RandomFreeze', 'update_bytes']
+__all__ = ['GRANULARITIES', 'random_masks', 'RandomFreeze', 'update_bytes']
 
 # %% ../../nbs/05_random_freeze.ipynb #22edc6fb
 def _mask_seed(seed:int, index:int)->int:
     "63-bit seed of the mask drawn for `index` (epoch or step) from the subspace's `seed`."
     return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]) >> 1
 
+GRANULARITIES = ('element', 'row')   # what a mask freezes or keeps: single entries, or whole output rows / channels
+
+def _by_rows(p:Tensor, granularity:str)->bool:
+    "Whether `p` gets a row mask: granularity 'row' and at least 2 dims (a bias or a norm's scale stays element-wise)."
+    return granularity == 'row' and p.dim() >= 2
+
+def _row_shape(p:Tensor)->tuple: return (p.shape[0],) + (1,) * (p.dim() - 1)
+
 def random_masks(params:list,          # tensors whose masks are drawn
                  rate:float,           # fraction frozen in each tensor, in [0, 1]
                  seed:int,             # 63-bit seed of this draw
-                )->list:               # per tensor: a bool mask (True = trained) of its shape, or None (rate 0)
-    "Per tensor, exactly round(rate * numel) coordinates frozen, chosen uniformly at random."
+                 granularity:str='element', # 'element': entries; 'row': whole output rows / channels of tensors with >= 2 dims
+                )->list:               # per tensor: a bool mask (True = trained) of its shape or (rows, 1, ...), or None (rate 0)
+    """Per tensor, exactly round(rate * n) of its n units frozen, chosen uniformly at random. A unit is an entry, or with
+    granularity='row' a whole row of a weight (then at least one row stays trained, so that no layer stops learning)."""
+    check_choice('granularity', granularity, GRANULARITIES)
     if rate == 0: return [None] * len(params)
     g = torch.Generator().manual_seed(seed)
     out = []
     for p in params:
-        n = p.numel(); k = int(round(rate * n))
+        rows = _by_rows(p, granularity)
+        n = p.shape[0] if rows else p.numel()
+        k = min(int(round(rate * n)), n - 1) if rows else int(round(rate * n))
         m = torch.ones(n, dtype=torch.bool)
         m[torch.randperm(n, generator=g)[:k]] = False
-        out.append(m.reshape(p.shape).to(p.device))
+        out.append(m.reshape(_row_shape(p) if rows else p.shape).to(p.device))
     return out
 
 # %% ../../nbs/05_random_freeze.ipynb #3b453a0e
@@ -42,10 +55,12 @@ class RandomFreeze(MaskedSubspace):
                  schedule:str='linear',   # 'linear': 0 -> r over the epochs; 'constant': r from the first step
                  resample:str='epoch',    # 'epoch': a fresh random mask every epoch; 'step': every step
                  seed:int|None=None,      # seed of the masks (not secret: they never depend on data); None: OS entropy
+                 granularity:str='element', # 'element': entries frozen; 'row': whole output rows / channels of each weight
                 ):
         self.final_rate = check_range('final_rate', final_rate, 0, 1, lo_closed=True)
         self.schedule = check_choice('schedule', schedule, ('linear', 'constant'))
         self.resample = check_choice('resample', resample, ('epoch', 'step'))
+        self.granularity = check_choice('granularity', granularity, GRANULARITIES)
         self.seed = _public_seed(seed)
 
     def bind(self, params, *, steps_per_epoch=None, total_steps=None):
@@ -71,14 +86,15 @@ class RandomFreeze(MaskedSubspace):
 
     def masks_for(self, version):
         index, rate = version
-        return random_masks(self.params, rate, _mask_seed(self.seed, index))
+        return random_masks(self.params, rate, _mask_seed(self.seed, index), self.granularity)
 
     def state_dict(self)->dict:
         return {**super().state_dict(), 'final_rate': self.final_rate, 'schedule': self.schedule,
-                'resample': self.resample, 'seed': self.seed}
+                'resample': self.resample, 'granularity': self.granularity, 'seed': self.seed}
 
     def load_state_dict(self, d:dict):
-        for k in ('final_rate', 'schedule', 'resample'):
+        d = {'granularity': 'element', **d}   # state written before granularity existed: element masks
+        for k in ('final_rate', 'schedule', 'resample', 'granularity'):
             if d.get(k) != getattr(self, k):
                 raise ValueError(f"state_dict has {k}={d.get(k)!r}, this RandomFreeze has {k}={getattr(self, k)!r}")
         self.seed = d['seed']

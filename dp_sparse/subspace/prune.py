@@ -9,7 +9,7 @@ from torch import nn, Tensor
 from torch.utils.data import TensorDataset
 from .base import MaskedSubspace, _public_seed
 from ..validate import check_int, check_range, check_positive, check_choice, check_seed
-from .freeze import _mask_seed
+from .freeze import _mask_seed, _by_rows, _row_shape, GRANULARITIES
 
 # %% auto #0
 __all__ = ['PRUNE_CRITERIA', 'PRUNE_BUDGETS', 'PRETRAIN_EPOCHS', 'keep_masks', 'random_scores', 'pretrain_public', 'PruneFreeze',
@@ -41,6 +41,12 @@ def _check_model_owns(model, params):
     if model is not None and not {id(p) for p in params} <= {id(p) for p in model.parameters()}:
         raise ValueError("model must own the bound parameters (pass the model the optimizer trains)")
 
+def _check_granularity(granularity, budget)->str:
+    check_choice('granularity', granularity, GRANULARITIES)
+    if granularity == 'row' and budget == 'global':
+        raise ValueError("granularity='row' needs budget='layer' (budget='global' ranks single coordinates across tensors)")
+    return granularity
+
 def _check_same(obj, d, keys):
     if d.get('kind') != type(obj).__name__: raise ValueError(f"state_dict is for {d.get('kind')!r}, not {type(obj).__name__}")
     for k in keys:
@@ -51,16 +57,20 @@ def _check_same(obj, d, keys):
 def keep_masks(scores:list,           # per parameter a score tensor of its shape; larger = more worth training
                sparsity:float,        # s, fraction of coordinates NOT trained, in [0, 1)
                budget:str='layer',    # 'layer': each tensor keeps n_p - round(s n_p); 'global': d - round(s d) kept overall
-              )->list:                # per parameter a bool mask (True = trained) or None (all trained)
-    "The top-scoring coordinates as masks, with exact counts (ties broken by `torch.topk`)."
-    _check_sparsity(sparsity); check_choice('budget', budget, PRUNE_BUDGETS)
+               granularity:str='element', # 'element': entries; 'row': whole rows of tensors with >= 2 dims, ranked by their score sums
+              )->list:                # per parameter a bool mask (True = trained) of its shape or (rows, 1, ...), or None
+    """The top-scoring coordinates as masks, with exact counts (ties broken by `torch.topk`). With granularity='row' a
+    weight keeps its rows - round(s rows) best rows (at least one) by the sum of their scores; 1-D tensors stay element-wise."""
+    _check_sparsity(sparsity); _check_granularity(granularity, check_choice('budget', budget, PRUNE_BUDGETS))
     if sparsity == 0: return [None] * len(scores)
     def top(flat, k):
         m = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
         m[torch.topk(flat, k, sorted=False).indices] = True
         return m
     if budget == 'layer':
-        return [top(s.detach().flatten(), s.numel() - int(round(sparsity * s.numel()))).view(s.shape) for s in scores]
+        return [top(s.detach().reshape(s.shape[0], -1).sum(1), max(1, s.shape[0] - int(round(sparsity * s.shape[0])))).view(_row_shape(s))
+                if _by_rows(s, granularity) else top(s.detach().flatten(), s.numel() - int(round(sparsity * s.numel()))).view(s.shape)
+                for s in scores]
     flat = torch.cat([s.detach().flatten().to(scores[0].device, torch.float64) for s in scores])
     m, out, i = top(flat, flat.numel() - int(round(sparsity * flat.numel()))), [], 0
     for s in scores: out.append(m[i:i + s.numel()].view(s.shape).to(s.device)); i += s.numel()
@@ -115,10 +125,12 @@ class PruneFreeze(MaskedSubspace):
                  pretrain_epochs:int|None=None,  # public SGD epochs before pruning; None: PRETRAIN_EPOCHS if public_data, else 0
                  pretrain_lr:float=0.1,          # learning rate of the public pre-training
                  seed:int|None=None,             # seed of pre-training shuffles and random scores; None: OS entropy
+                 granularity:str='element',      # 'element': single entries pruned; 'row': whole output rows / channels
                 ):
         self.sparsity = _check_sparsity(sparsity)
         self.criterion = check_choice('criterion', criterion, PRUNE_CRITERIA)
         self.budget = check_choice('budget', budget, PRUNE_BUDGETS)
+        self.granularity = _check_granularity(granularity, self.budget)
         self.frozen_value = check_choice('frozen_value', frozen_value, ('zero', 'keep'))
         if criterion == 'magnitude': _check_public(public_data, "for criterion='magnitude' (weights are ranked after public pre-training)")
         pretrain_epochs = _check_pretrain(pretrain_epochs, public_data, model)
@@ -133,7 +145,7 @@ class PruneFreeze(MaskedSubspace):
         pretrain_public(self.model, self.public_data, self.pretrain_epochs, lr=self.pretrain_lr, seed=self.seed)
         scores = ([p.detach().abs() for p in self.params] if self.criterion == 'magnitude'
                   else random_scores(self.params, _mask_seed(self.seed, 0)))
-        self._masks = keep_masks(scores, self.sparsity, self.budget)
+        self._masks = keep_masks(scores, self.sparsity, self.budget, self.granularity)
         if self.frozen_value == 'zero':
             with torch.no_grad():
                 for p, m in zip(self.params, self._masks):
@@ -145,10 +157,11 @@ class PruneFreeze(MaskedSubspace):
 
     def state_dict(self)->dict:
         return {**super().state_dict(), 'sparsity': self.sparsity, 'criterion': self.criterion, 'budget': self.budget,
-                'frozen_value': self.frozen_value, 'seed': self.seed}
+                'frozen_value': self.frozen_value, 'granularity': self.granularity, 'seed': self.seed}
 
     def load_state_dict(self, d:dict):
-        _check_same(self, d, ('sparsity', 'criterion', 'budget', 'frozen_value'))
+        d = {'granularity': 'element', **d}   # state written before granularity existed: element masks
+        _check_same(self, d, ('sparsity', 'criterion', 'budget', 'frozen_value', 'granularity'))
         self.seed = d['seed']; super().load_state_dict(d)
         self._masks = self.masks
 
@@ -168,11 +181,13 @@ class PruneSelect(MaskedSubspace):
                  pretrain_epochs:int|None=None,  # public SGD epochs at bind; None: PRETRAIN_EPOCHS if public_data, else 0
                  pretrain_lr:float=0.1,          # learning rate of the public pre-training
                  seed:int|None=None,             # seed of public batches, pre-training and random scores; None: OS entropy
+                 granularity:str='element',      # 'element': single entries selected; 'row': whole output rows / channels
                 ):
         self.sparsity = _check_sparsity(sparsity)
         self.criterion = check_choice('criterion', criterion, PRUNE_CRITERIA)
         self.score = check_choice('score', score, ('gradient', 'weight'))
         self.budget = check_choice('budget', budget, PRUNE_BUDGETS)
+        self.granularity = _check_granularity(granularity, self.budget)
         every, public_batch_size = check_int('every', every, 1), check_int('public_batch_size', public_batch_size, 1)
         if criterion == 'magnitude' and score == 'gradient':
             _check_public(public_data, "for criterion='magnitude' with score='gradient' (public gradients rank the coordinates)")
@@ -205,12 +220,13 @@ class PruneSelect(MaskedSubspace):
         if self.criterion == 'random': scores = random_scores(self.params, _mask_seed(self.seed, round_))
         elif self.score == 'weight': scores = [p.detach().abs() for p in self.params]
         else: scores = self.public_scores(round_)
-        return keep_masks(scores, self.sparsity, self.budget)
+        return keep_masks(scores, self.sparsity, self.budget, self.granularity)
 
     def state_dict(self)->dict:
         return {**super().state_dict(), 'sparsity': self.sparsity, 'criterion': self.criterion, 'score': self.score,
-                'budget': self.budget, 'every': self.every, 'seed': self.seed}
+                'budget': self.budget, 'every': self.every, 'granularity': self.granularity, 'seed': self.seed}
 
     def load_state_dict(self, d:dict):
-        _check_same(self, d, ('sparsity', 'criterion', 'score', 'budget', 'every'))
+        d = {'granularity': 'element', **d}   # state written before granularity existed: element masks
+        _check_same(self, d, ('sparsity', 'criterion', 'score', 'budget', 'every', 'granularity'))
         self.seed = d['seed']; super().load_state_dict(d)
