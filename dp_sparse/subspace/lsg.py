@@ -17,7 +17,7 @@ from ..validate import check_int, check_range, check_choice
 __all__ = ['RULES_LSG', 'orthonormal', 'complement', 'power_carriers', 'LowRankSparse']
 
 # %% ../../nbs/07_lsg.ipynb #1e85f74e
-from ..clipping import Projection, conv_unfold
+from ..clipping import Projection, _as_sequence
 
 # %% ../../nbs/07_lsg.ipynb #957322fa
 def _lsg_seed(seed:int, *keys:int)->int:
@@ -111,16 +111,17 @@ def begin_step(self:LowRankSparse, step:int)->bool:
     check_int('step', step, 0)
     w = step // self.refresh
     if w == self.window: return False
-    carriers, kept = [], []
+    carriers, kept, self._hh = [], [], {}
     for i, (p, pl) in enumerate(zip(self.params, self.plans)):
         if pl is None: carriers.append(None); kept.append(None); continue
         delta = None if self._acc is None else self._acc[i].cpu()
         if self.carriers is None: L, R = self._initial_carriers(i)
         elif not bool(delta.any()): L, R = (t.cpu() for t in self.carriers[i][:2])   # nothing was released: keep them
         else: L, R = power_carriers(delta, self.carriers[i][1].cpu().double())
-        L, R = L.double(), R.double(); Q = complement(L)
+        L, R = L.double(), R.double(); Q = complement(L); hh = torch.geqrf(L)   # Q = the complete QR's last m - r columns
         hist = None if delta is None else torch.cat([(L.T @ delta).flatten(), (Q.T @ delta @ R.T).flatten()])
         carriers.append(tuple(t.to(device=p.device, dtype=p.dtype) for t in (L, R, Q)))
+        self._hh[i] = (carriers[-1][0], *(t.to(p.device) for t in hh))   # the reflectors of that QR, for _qt
         kept.append(self._kept_subset(i, w, hist).to(p.device))
     self.carriers, self.kept, self.window = carriers, kept, w
     self._acc = [None if pl is None else torch.zeros(pl['m'], pl['n'], dtype=torch.float64, device=p.device)
@@ -147,17 +148,17 @@ def _view(self:LowRankSparse, i:int, G:Tensor)->Tensor:
 @patch
 def _full_coords(self:LowRankSparse, i:int, G:Tensor)->Tensor:
     "(B, m, n) -> (B, r n + (m - r) r): [L^T G, Q^T G R^T], both flattened row-major."
-    L, R, Q = (t.to(G.dtype) for t in self.carriers[i])
-    A = L.T @ G                     # (B, r, n)
-    Bq = Q.T @ G @ R.T              # (B, m - r, r)
+    L, R = (t.to(G.dtype) for t in self.carriers[i][:2])
+    A = L.T @ G                                            # (B, r, n)
+    Bq = self._qt(i, (G @ R.T).transpose(1, 2)).transpose(1, 2)   # Q^T G R^T (B, m - r, r), Q by its reflectors
     return torch.cat([A.flatten(1), Bq.flatten(1)], 1)
 
 @patch
 def _from_full(self:LowRankSparse, i:int, c:Tensor)->Tensor:
     "(full,) coordinates -> the parameter-shaped matrix L A + Q Bq R (the adjoint of `_full_coords`)."
-    pl, (L, R, Q) = self.plans[i], (t.to(c.dtype) for t in self.carriers[i])
+    pl, (L, R) = self.plans[i], (t.to(c.dtype) for t in self.carriers[i][:2])
     r, m, n = self.rank, pl['m'], pl['n']
-    W = L @ c[:r * n].reshape(r, n) + Q @ c[r * n:].reshape(m - r, r) @ R
+    W = L @ c[:r * n].reshape(r, n) + self._q(i, c[r * n:].reshape(m - r, r)) @ R
     return (W.T if pl['tr'] else W).reshape(pl['shape'])
 
 @patch
@@ -193,15 +194,32 @@ def noise_dim(self:LowRankSparse)->int:
     self._check_bound()
     return sum(p.numel() if pl is None else pl['keep'] for p, pl in zip(self.params, self.plans))
 
-# %% ../../nbs/07_lsg.ipynb #fb321610
-def _layer_io(m:nn.Module, a:Tensor, g:Tensor)->tuple[Tensor, Tensor]|None:
-    "Linear or (groups=1) convolution -> (B, T, d) inputs (unfolded patches) and (B, T, p) output grads; else None."
-    B = a.shape[0]
-    if type(m) is nn.Linear: return a.reshape(B, -1, a.shape[-1]), g.reshape(B, -1, g.shape[-1])
-    if type(m) in (nn.Conv1d, nn.Conv2d) and m.groups == 1:
-        return conv_unfold(m, a).transpose(1, 2), g.reshape(B, g.shape[1], -1).transpose(1, 2)
-    return None
+# %% ../../nbs/07_lsg.ipynb #ffad2f6e
+@patch
+def _reflectors(self:LowRankSparse, i:int, dtype:torch.dtype)->tuple[Tensor, Tensor]:
+    "The Householder reflectors and scales of the QR of factored weight i's L (those begin_step took Q from), in dtype."
+    hh = getattr(self, '_hh', {}).get(i)
+    if hh is None or hh[0] is not self.carriers[i][0]:   # after load_state_dict: rebuilt from the carriers' L
+        self._hh = {**getattr(self, '_hh', {}), i: (self.carriers[i][0], *torch.geqrf(self.carriers[i][0].double()))}
+        hh = self._hh[i]
+    return tuple(t.to(dtype) for t in hh[1:])
 
+@patch
+def _qt(self:LowRankSparse, i:int, X:Tensor)->Tensor:
+    """(..., m) rows -> (..., m - r): X @ Q, the rows' coordinates in the complement basis Q of factored weight i,
+    by the r Householder reflectors of L's QR (Q is the last m - r columns of that QR's complete Q): O(m r) per row,
+    where the product with Q is O(m (m - r))."""
+    refl, tau = self._reflectors(i, X.dtype)
+    Y = torch.ormqr(refl, tau, X.reshape(-1, X.shape[-1]).T, left=True, transpose=True)   # Q_full^T X^T: (m, rows)
+    return Y[self.rank:].T.reshape(*X.shape[:-1], -1)
+
+@patch
+def _q(self:LowRankSparse, i:int, X:Tensor)->Tensor:
+    "(m - r, k) -> (m, k): Q @ X, the adjoint of `_qt`, by the same reflectors."
+    refl, tau = self._reflectors(i, X.dtype)
+    return torch.ormqr(refl, tau, torch.cat([X.new_zeros(self.rank, X.shape[1]), X]), left=True, transpose=False)
+
+# %% ../../nbs/07_lsg.ipynb #fb321610
 class _CarrierNorm(Projection):
     "Chapter 01's projection hook for factored weight i: the squared norm of its kept carrier coordinates."
     def __init__(self, sub:LowRankSparse, i:int): self.sub, self.i = sub, i
@@ -219,13 +237,17 @@ class _CarrierNorm(Projection):
 
     def sq_norms_io(self, m, a, g):
         "From the layer's input and output gradient: sum_t (L^T g_t) a_t^T and sum_t (Q^T g_t)(R a_t)^T, never (B, p, d)."
-        if (io := _layer_io(m, a, g)) is None: return None
+        if (io := _as_sequence(m, a, g)) is None: return None   # Linear / groups=1 conv: (B, T, d) inputs, (B, T, p) grads
         a, g = io
         if self.sub.plans[self.i]['tr']: a, g = g, a        # G^T = sum_t a_t g_t^T: the roles swap
         L, R, Q = (t.to(a.dtype) for t in self.sub.carriers[self.i])
-        A = torch.bmm((g @ L).transpose(1, 2), a)            # L^T G_i        (B, r, n)
-        Bq = torch.bmm((g @ Q).transpose(1, 2), a @ R.T)     # Q^T G_i R^T    (B, m - r, r)
-        w = self._weights(a.dtype); k = A[0].numel()
+        gL, gQ, aR = g @ L, self.sub._qt(self.i, g), a @ R.T   # (B, T, r), (B, T, m - r) by reflectors, (B, T, r)
+        w = self._weights(a.dtype); k = L.shape[1] * a.shape[2]
+        if a.shape[1] == 1:   # T = 1, rank one per example: ||W * (u a^T)||^2 = (u^2)^T W (a^2), a GEMM and no (B, r, n)
+            W1, W2 = w[:k].view(L.shape[1], -1), w[k:].view(-1, L.shape[1])
+            return ((gL[:, 0].square() @ W1) * a[:, 0].square()).sum(1) + ((gQ[:, 0].square() @ W2) * aR[:, 0].square()).sum(1)
+        A = torch.bmm(gL.transpose(1, 2), a)                 # L^T G_i        (B, r, n)
+        Bq = torch.bmm(gQ.transpose(1, 2), aR)               # Q^T G_i R^T    (B, m - r, r)
         return A.flatten(1).square() @ w[:k] + Bq.flatten(1).square() @ w[k:]
 
 @patch
