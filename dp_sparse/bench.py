@@ -14,10 +14,11 @@ from .clipping import clip_and_accumulate
 
 # %% auto #0
 __all__ = ['BENCH_METHODS', 'STUDY_METHODS', 'PUBLIC_FRACTION', 'STUDY', 'QUICK', 'ROW_FIELDS', 'VAL_FRACTION', 'M1D', 'DIG',
-           'DEFAULT_HP', 'TUNED', 'OPACUS_AT', 'TinyBlock', 'bench_models', 'peak_bytes', 'time_step', 'bench_clipping',
-           'rows_table', 'study_configs', 'cell_key', 'run_study', 'summarize', 'plot_study', 'holdout', 'train_val',
-           'opacus_train', 'choose', 'write_rows', 'read_rows', 'tuning_epsilon', 'tune_and_run', 'tuned_study',
-           'bench_method_steps']
+           'DEFAULT_HP', 'ROW_METHODS', 'M1D_PRE', 'TUNED', 'OPACUS_AT', 'BESIDE', 'TinyBlock', 'bench_models',
+           'peak_bytes', 'time_step', 'bench_clipping', 'rows_table', 'study_configs', 'cell_key', 'run_study',
+           'summarize', 'plot_study', 'holdout', 'train_val', 'public_only_train', 'opacus_train', 'choose',
+           'write_rows', 'read_rows', 'tuning_epsilon', 'tune_and_run', 'tuned_study', 'bench_method_steps',
+           'step_targets_table']
 
 # %% ../nbs/12_benchmarks.ipynb #e1966642
 class TinyBlock(nn.Module):
@@ -201,10 +202,11 @@ def rows_table(rows:list[dict]) -> str:
 # %% ../nbs/12_benchmarks.ipynb #40c92fb9
 import contextlib, csv, dataclasses, hashlib, json, math, os, tempfile, warnings
 from pathlib import Path
-from .train import TrainConfig, train, SUBSPACES, make_model
+from .train import TrainConfig, train, SUBSPACES, make_model, _ADDED
 from .data import load_dataset, public_private_split
 from .optim import DPOptimizer
-from .subspace import RandomFreeze
+from .subspace import RandomFreeze, GRANULARITIES, pretrain_public
+from .validate import check_choice
 
 STUDY_METHODS = ('dense', 'freeze', 'prune-freeze', 'prune-select', 'lsg')  # course order; those not in SUBSPACES are skipped
 PUBLIC_FRACTION = 0.1   # held out in every cell, so every method trains on the same private 90%
@@ -239,6 +241,8 @@ def cell_key(cfg:TrainConfig, val_fraction:float=0.0, runner:str='dp_sparse')->s
     "16 hex digits naming a cell: a hash of every field that changes the result (not device/out/resume), the validation split and the runner."
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('device', 'out', 'resume')}
     if val_fraction: d['val_fraction'] = val_fraction   # absent when 0: the keys of the plain study stay what they were
+    for k, v in _ADDED.items():   # fields added later: absent at their old meaning, so the old keys stay
+        if k in d and d[k] == v: del d[k]
     if runner != 'dp_sparse': d['runner'] = runner
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -366,14 +370,30 @@ def train_val(cfg:TrainConfig, val_fraction:float=VAL_FRACTION, progress:bool=Fa
     return {**r, 'val_accuracy': evaluate(r['model'], held['val'])['test_accuracy']}
 
 # %% ../nbs/12_benchmarks.ipynb #99053adc
+def _public_model(cfg:TrainConfig, train_ds):
+    "train()'s public split, and its initial model after train()'s public pre-training (cfg.pretrain_epochs, if any)."
+    public = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)[0] if cfg.public_fraction > 0 else None
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width)
+    if cfg.pretrain_epochs: pretrain_public(model, public, cfg.pretrain_epochs, lr=cfg.pretrain_lr, momentum=cfg.momentum, seed=cfg.seed)
+    return public, model
+
+def public_only_train(cfg:TrainConfig, progress:bool=False)->dict:
+    "The baseline of public pre-training: the model after train()'s pre-training alone, no private step (epsilon 0)."
+    t0 = time.time()
+    train_ds, test_ds = _train_mod.load_dataset(cfg.dataset, seed=cfg.seed)   # inside holdout: minus the validation split
+    _, model = _public_model(cfg, train_ds)
+    dim = sum(p.numel() for p in model.parameters())
+    return {**evaluate(model, test_ds), 'epsilon': 0.0, 'noise_multiplier': None, 'noise_dim': 0, 'dim': dim, 'steps': 0,
+            'epochs': cfg.epochs, 'wall_time_s': time.time() - t0, 'model': model}
+
 def opacus_train(cfg:TrainConfig, progress:bool=False)->dict:
     "Opacus 1.6's DP-SGD on the run `cfg` describes: the same private split, model, initial weights, epochs, B, lr, momentum, C and budget (RDP)."
     import opacus
     t0 = time.time()
     train_ds, test_ds = _train_mod.load_dataset(cfg.dataset, seed=cfg.seed)   # inside holdout: minus the validation split
-    if cfg.public_fraction > 0: _, train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = make_model(cfg.model, train_ds.tensors[0].shape[1], 10, cfg.width)
+    public, model = _public_model(cfg, train_ds)
+    if cfg.public_fraction > 0: train_ds = public_private_split(train_ds, cfg.public_fraction, seed=cfg.seed)[1]
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size)
     with warnings.catch_warnings():
@@ -473,6 +493,8 @@ def _logged(log):
 M1D = dict(dataset='mnist1d', model='cnn', width=64, epochs=40, batch_size=512, public_fraction=PUBLIC_FRACTION)
 DIG = dict(dataset='digits', model='mlp', width=64, epochs=30, batch_size=256, public_fraction=PUBLIC_FRACTION)
 DEFAULT_HP = dict(lr=TrainConfig.lr, max_grad_norm=TrainConfig.max_grad_norm)   # what `dp_sparse train` uses: lr 0.1, C 1
+ROW_METHODS = ('freeze', 'prune-freeze', 'prune-select')   # the methods with a `granularity` (whole-row masks)
+M1D_PRE = {**M1D, 'pretrain_epochs': 400, 'pretrain_lr': 0.05}   # public pre-training first: chosen on the validation split (see below)
 TUNED = {  # part -> (base, methods, tune at, lr grid, clip grid, budgets, seeds, noises, default-setting seeds per method)
     'mnist1d': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (3.0, 8.0), (0, 1, 2), ('iid',), {'dense': (0, 1, 2)}),
     'digits': (DIG, STUDY_METHODS, 1.0, (0.1, 0.3, 1.0), (0.3, 1.0, 3.0), (1.0, 2.0, 3.0, 4.0, 8.0), (0, 1, 2), ('iid', 'bsr'), {}),
@@ -482,8 +504,12 @@ TUNED = {  # part -> (base, methods, tune at, lr grid, clip grid, budgets, seeds
     'mnist1d-eps1': (M1D, ('dense', 'freeze'), 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (1.0,), (0, 1, 2), ('iid',), None),
     'mnist1d-wide': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (1.0, 2.0, 4.0), (0,), ('iid',), None),
     'mnist1d-bsr': (M1D, STUDY_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (3.0, 8.0), (0,), ('iid', 'bsr'), None),
-}
+    'mnist1d-pre': (M1D_PRE, STUDY_METHODS, 3.0, (0.03, 0.1, 0.3), (0.5, 1.0), (3.0, 8.0), (0, 1, 2), ('iid',), None),
+    'mnist1d-row': ({**M1D, 'granularity': 'row'}, ROW_METHODS, 3.0, (0.5, 1.0, 2.0), (0.5, 1.0), (3.0, 8.0), (0, 1, 2), ('iid',), None),
+    'digits-row': ({**DIG, 'granularity': 'row'}, ROW_METHODS, 1.0, (0.1, 0.3, 1.0), (0.3, 1.0, 3.0), (1.0, 3.0), (0, 1, 2), ('iid',), None),
+}   # parts ending in '-row': the masked methods with whole-row masks (their rows are labelled 'method (row)' when read back)
 OPACUS_AT = ('mnist1d', (3.0, 8.0))   # Opacus beside dp_sparse's dense, with dense's tuned setting
+BESIDE = {'mnist1d-pre': ((3.0, 8.0), (0, 1, 2))}   # parts run also with Opacus (dense's choice) and as public-only: budgets, seeds
 
 def tuned_study(out:str|Path='../bench_out/tuned', # the cell cache
                 csv_dir:str|Path='study',          # where the tables go (nbs/study: committed, small)
@@ -505,6 +531,15 @@ def tuned_study(out:str|Path='../bench_out/tuned', # the cell cache
             cfgs = [TrainConfig(**base, method=m, epsilon=float(e), seed=s, **DEFAULT_HP).validate()
                     for m in methods for e in eps for s in dflt.get(m, seeds[:1] if dflt else seeds)]
             write_rows(csv_dir / f'{part}_default.csv', run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION, train_fn=_logged(log)))
+        if part in BESIDE:   # Opacus on dense's choice, and the public pre-training alone (no private step), same splits
+            eps, seeds = BESIDE[part]
+            pick = choose(tune_rows)[(base['dataset'], base['model'], base['width'], 'dense', noises[0])]
+            cfgs = [TrainConfig(**base, epsilon=e, seed=s, **pick).validate() for e in eps for s in seeds]
+            write_rows(csv_dir / f'{part}_opacus.csv', run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION,
+                                                                 train_fn=opacus_train, runner='opacus'))
+            cfgs = [TrainConfig(**base, seed=s, **pick).validate() for s in seeds]
+            write_rows(csv_dir / f'{part}_public.csv', run_study(out, cfgs, progress=False, val_fraction=VAL_FRACTION,
+                                                                 train_fn=public_only_train, runner='public-only'))
         log(f"{part} done")
 
 # %% ../nbs/12_benchmarks.ipynb #a3a6d402
@@ -514,28 +549,33 @@ def bench_method_steps(methods=STUDY_METHODS, # --method names; unregistered one
                        dataset:str='digits',  # data set whose public split feeds the pruning methods
                        repeats:int=5,         # timed rounds (median), >= 1
                        seed:int=0,
-                      )->list[dict]:          # method, seconds per step, ratio to dense, peak_bytes, noise_dim/d
-    "One DP step per method on the same model and batch: median wall time and peak extra memory, side by side."
+                       model:str='mlp',       # a key of MODELS: 'mlp' or 'cnn' (chapter 10's; a 1-D CNN on mnist1d)
+                       granularities:tuple=('element',), # masks timed for the methods that take TrainConfig.granularity
+                      )->list[dict]:          # method, granularity, seconds per step, ratio to dense, peak_bytes, noise_dim/d
+    "One DP step per method (and mask granularity) on the same model and batch: median wall time and peak extra memory, side by side."
     import torch, copy
     if not (isinstance(repeats, int) and repeats >= 1): raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    granularities = tuple(check_choice('granularities', g, GRANULARITIES) for g in granularities)
     train_ds, _ = load_dataset(dataset, seed=seed)
     public, private = public_private_split(train_ds, PUBLIC_FRACTION, seed=seed)
     x, y = private.tensors[0][:batch], private.tensors[1][:batch]
-    torch.manual_seed(seed); base = make_model('mlp', x.shape[1], 10, width)
+    torch.manual_seed(seed); base = make_model(model, x.shape[1], 10, width)
     steps, rows = {}, []
     for m in [m for m in methods if m in SUBSPACES]:
-        model = copy.deepcopy(base)
-        cfg = TrainConfig(dataset=dataset, method=m, width=width, seed=seed, public_fraction=PUBLIC_FRACTION)
-        sub = SUBSPACES[m](cfg, model, public)
-        if m == 'freeze': sub = RandomFreeze(cfg.freeze_rate, schedule='constant', seed=seed)   # its cost at the final rate
-        opt = DPOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), model, noise_multiplier=1.0,
-                          max_grad_norm=1.0, expected_batch_size=float(batch), sample_rate=0.1, seed=seed, subspace=sub,
-                          steps_per_epoch=10, total_steps=10_000, unchecked_batches=True)   # timing: a fixed batch
-        def step(opt=opt): opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
-        step()                                            # warm-up; chooses the first subspace
-        rows.append(dict(method=m, peak_bytes=max(peak_bytes(step, torch.device('cpu')) for _ in range(2)),
-                         noise_dim_frac=opt.subspace.noise_dim / opt.subspace.dim))
-        steps[m] = step
+        for gran in granularities if 'granularity' in SUBSPACES[m].fields else ('element',):   # dense, lsg: no masks to choose
+            net, label = copy.deepcopy(base), m if gran == 'element' else f'{m} ({gran})'
+            cfg = TrainConfig(dataset=dataset, model=model, method=m, width=width, seed=seed, public_fraction=PUBLIC_FRACTION,
+                              granularity=gran)
+            sub = SUBSPACES[m](cfg, net, public)
+            if m == 'freeze': sub = RandomFreeze(cfg.freeze_rate, schedule='constant', seed=seed, granularity=gran)   # at the final rate
+            opt = DPOptimizer(torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9), net, noise_multiplier=1.0,
+                              max_grad_norm=1.0, expected_batch_size=float(batch), sample_rate=0.1, seed=seed, subspace=sub,
+                              steps_per_epoch=10, total_steps=10_000, unchecked_batches=True)   # timing: a fixed batch
+            def step(opt=opt): opt.zero_grad(); opt.clip_and_accumulate(x, y); opt.step()
+            step()                                            # warm-up; chooses the first subspace
+            rows.append(dict(method=label, granularity=gran, peak_bytes=max(peak_bytes(step, torch.device('cpu')) for _ in range(2)),
+                             noise_dim_frac=opt.subspace.noise_dim / opt.subspace.dim))
+            steps[label] = step
     times = {m: [] for m in steps}
     for _ in range(repeats):
         for m, fn in steps.items(): times[m].append(time_step(fn, 1, torch.device('cpu'), warmup=False))
@@ -544,3 +584,19 @@ def bench_method_steps(methods=STUDY_METHODS, # --method names; unregistered one
     dense = next((r['seconds'] for r in rows if r['method'] == 'dense'), None)
     for r in rows: r['ratio_to_dense'] = r['seconds'] / dense if dense else float('nan')
     return rows
+
+# %% ../nbs/12_benchmarks.ipynb #cee0defb
+def step_targets_table(rows:list[dict])->str:
+    "bench_method_steps rows (with a 'model' label) as a markdown table: ms, ratio, peak memory, and the verdict of each row's targets."
+    lines = ["| model | method | ms | ratio to dense | peak MB (dense) | noised | time target | memory |", "|---|---|---|---|---|---|---|---|"]
+    missed = 0
+    for mdl in dict.fromkeys(r['model'] for r in rows):
+        rs = [r for r in rows if r['model'] == mdl]; dense = next(r for r in rs if r['method'] == 'dense')
+        for r in rs:
+            bound = None if r['method'] == 'dense' else 1.3 if r['method'] == 'lsg' else 1.0 if r['granularity'] == 'row' else 1.35
+            t_ok, m_ok = bound is None or r['ratio_to_dense'] <= bound, r['peak_bytes'] <= dense['peak_bytes']
+            missed += (not t_ok) + (not m_ok)
+            lines.append(f"| {mdl} | {r['method']} | {1e3 * r['seconds']:.2f} | {r['ratio_to_dense']:.2f} | "
+                         f"{r['peak_bytes'] / 2**20:.2f} ({dense['peak_bytes'] / 2**20:.2f}) | {r['noise_dim_frac']:.0%} | "
+                         + ('—' if bound is None else f"≤ {bound:g}x: {'met' if t_ok else '**MISSED**'}") + f" | {'met' if m_ok else '**MISSED**'} |")
+    return "\n".join(lines) + (f"\n\n{missed} target(s) missed" if missed else "\n\nevery target met")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .data import load_dataset, DPDataLoader, PoissonBatchSampler, public_private_split, DATASETS
-from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse, PRUNE_CRITERIA
+from .subspace import Dense, RandomFreeze, PruneFreeze, PruneSelect, LowRankSparse, PRUNE_CRITERIA, GRANULARITIES, pretrain_public
 from .optim import PrivacyEngine, DPOptimizer, NOISES
 from .accounting import RDPAccountant, PLDAccountant
 from .validate import check_real, check_range, check_int, check_seed, check_bool, check_choice, check_max_grad_norm
@@ -21,8 +21,8 @@ try: import fcntl                 # POSIX advisory locks on --out (released by t
 except ImportError: fcntl = None  # Windows: no lock; two runs into one --out are the user's to avoid
 
 # %% auto #0
-__all__ = ['MODELS', 'MAX_EPSILON', 'SIGMA_RANGE', 'SUBSPACES', 'CONFIG_CHOICES', 'CKPT', 'PREV', 'BAD', 'MODEL', 'LOCK',
-           'register_model', 'make_model', 'ConfigError', 'TrainConfig', 'SubspaceMethod', 'register_method',
+__all__ = ['MODELS', 'MAX_EPSILON', 'SIGMA_RANGE', 'SUBSPACES', 'RUN_WIDE', 'CONFIG_CHOICES', 'CKPT', 'PREV', 'BAD', 'MODEL',
+           'LOCK', 'register_model', 'make_model', 'ConfigError', 'TrainConfig', 'SubspaceMethod', 'register_method',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'evaluate', 'preflight', 'train']
 
 # %% ../nbs/10_train.ipynb #e5d8365f
@@ -125,11 +125,14 @@ class TrainConfig:
     freeze_rate:float=0.7        # random freeze: final frozen fraction r in [0, 1)
     sparsity:float=0.8           # pruning: fraction of coordinates not trained, in [0, 1)
     criterion:str='magnitude'    # pruning: how the trained coordinates are chosen (largest weight after public pre-training, or at random)
+    granularity:str='element'    # freeze and pruning: mask single entries, or whole output rows / channels of each weight ('row': a cheaper step)
     select_every:int=10          # prune-select: re-select the trained coordinates every this many steps
     rank:int=4                   # LSG: rank r of the carriers, at most the largest min(rows, cols) of a weight
     density:float=0.5            # LSG: fraction of the low-rank coordinates kept, in (0, 1]
     refresh:int=10               # LSG: recompute the carriers every this many steps
     public_fraction:float=0.0    # fraction of the training set made public, in [0, 1) (the data of methods that need it); never trained on privately
+    pretrain_epochs:int|None=None # public pre-training: epochs of non-private SGD on the public split before private training, any method (needs public_fraction > 0); None: the pruning methods' own default, none for the others
+    pretrain_lr:float=0.1        # learning rate of the public pre-training (momentum as --momentum, batch 64)
     accountant:str='rdp'         # 'rdp' (RDPAccountant) or 'pld' (PLDAccountant: a tighter epsilon, so less noise for a target; needs dp_accounting)
     max_physical_batch_size:int|None=None # virtual steps: clip in chunks of at most this many examples (>= 1); None: the whole batch at once
     device:str='auto'            # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...
@@ -143,7 +146,7 @@ class TrainConfig:
 
     def validate(self):
         "Raise ConfigError (a ValueError) naming the field and its allowed values; the data-independent checks."
-        for k, allowed in CONFIG_CHOICES.items(): _choice(self, k, allowed)   # dataset, model, noise, method, criterion, accountant
+        for k, allowed in CONFIG_CHOICES.items(): _choice(self, k, allowed)   # dataset, model, noise, method, criterion, granularity, accountant
         for k in ('epochs', 'batch_size', 'width', 'select_every', 'rank', 'refresh'): _int(self, k)
         if self.model == 'cnn' and self.width % 8: raise ConfigError('width', f"must be a multiple of 8 with model='cnn' (GroupNorm: 4 groups of width/2 channels), got {self.width}")
         _real(self, 'lr', 0, math.inf)
@@ -165,6 +168,11 @@ class TrainConfig:
         _real(self, 'freeze_rate', 0, 1, lo_closed=True); _real(self, 'sparsity', 0, 1, lo_closed=True)
         _real(self, 'density', 0, 1, hi_closed=True)
         _real(self, 'public_fraction', 0, 1, lo_closed=True)
+        if self.pretrain_epochs is not None:
+            _check(self, 'pretrain_epochs', check_int, 0)
+            if self.pretrain_epochs > 0 and self.public_fraction == 0:
+                raise ConfigError('pretrain_epochs', f"needs public data to pre-train on: give public_fraction > 0 (got pretrain_epochs={self.pretrain_epochs} with public_fraction=0)")
+        _real(self, 'pretrain_lr', 0, math.inf)
         if SUBSPACES[self.method].needs_public and self.public_fraction == 0:
             raise ConfigError('public_fraction', f"must be > 0 with method={self.method!r} (it chooses coordinates on public data), got 0")
         if self.accountant == 'pld':
@@ -189,7 +197,7 @@ class SubspaceMethod:
     "A `--method`: how it builds its Subspace, and which fields of TrainConfig are its options."
     name:str                 # the TrainConfig.method / --method value
     build:Callable           # build(cfg, model, public) -> Subspace, from the seed and public data only
-    fields:tuple=()          # the TrainConfig fields it reads (its options; `seed` aside, which any method may read)
+    fields:tuple=()          # the TrainConfig fields it reads (its options; RUN_WIDE aside, which any method may read)
     needs_public:bool=False  # True: refused unless public_fraction > 0 (it chooses coordinates on public data)
     check:Callable|None=None # check(cfg, model) raising ConfigError: the checks that need the model (preflight runs it)
     def __call__(self, cfg, model, public): return self.build(cfg, model, public)
@@ -199,10 +207,11 @@ class _Methods(dict):
     def __setitem__(self, name, m): super().__setitem__(name, m if isinstance(m, SubspaceMethod) else SubspaceMethod(name, m))
 
 SUBSPACES: dict[str, SubspaceMethod] = _Methods()   # --method -> its registration; filled by register_method
+RUN_WIDE = ('seed', 'pretrain_epochs')   # fields of the whole run that any method may read without declaring them
 
 def register_method(name:str,                  # the TrainConfig.method / --method value, a new one
                     build:Callable|None=None,  # build(cfg, model, public) -> Subspace; None: register_method is a decorator
-                    *, fields=(),              # the TrainConfig fields it reads (besides seed)
+                    *, fields=(),              # the TrainConfig fields it reads (besides RUN_WIDE: seed, pretrain_epochs)
                     needs_public:bool=False,   # it needs public data: public_fraction > 0
                     check:Callable|None=None,  # check(cfg, model) -> None, raising ConfigError (run in preflight)
                    ):
@@ -217,7 +226,8 @@ def register_method(name:str,                  # the TrainConfig.method / --meth
     return deco if build is None else deco(build)
 
 CONFIG_CHOICES: dict = {'dataset': DATASETS, 'model': MODELS, 'noise': NOISES, 'method': SUBSPACES,   # field -> its
-                        'criterion': PRUNE_CRITERIA, 'accountant': ACCOUNTANTS}                       # allowed values
+                        'criterion': PRUNE_CRITERIA, 'granularity': GRANULARITIES,                    # allowed values
+                        'accountant': ACCOUNTANTS}
 
 # %% ../nbs/10_train.ipynb #cf74890e
 def _lsg_rank(cfg, model):
@@ -227,11 +237,17 @@ def _lsg_rank(cfg, model):
                                           f"model's weights; above it no weight is factored), got {cfg.rank}")
 
 register_method('dense', lambda cfg, model, public: Dense())
-register_method('freeze', lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed), fields=('freeze_rate',))
+register_method('freeze', lambda cfg, model, public: RandomFreeze(cfg.freeze_rate, seed=cfg.seed, granularity=cfg.granularity),
+                fields=('freeze_rate', 'granularity'))
+def _pretrain(cfg)->dict:
+    "A pruning method's own pre-training: its default when pretrain_epochs is None, else none (train() pre-trained the model already)."
+    return {} if cfg.pretrain_epochs is None else {'pretrain_epochs': 0}
+
 register_method('prune-freeze', lambda cfg, model, public: PruneFreeze(cfg.sparsity, cfg.criterion, public_data=public, model=model,
-                seed=cfg.seed), fields=('sparsity', 'criterion'), needs_public=True)
+                seed=cfg.seed, granularity=cfg.granularity, **_pretrain(cfg)), fields=('sparsity', 'criterion', 'granularity'), needs_public=True)
 register_method('prune-select', lambda cfg, model, public: PruneSelect(cfg.sparsity, cfg.criterion, every=cfg.select_every,
-                public_data=public, model=model, seed=cfg.seed), fields=('sparsity', 'criterion', 'select_every'), needs_public=True)
+                public_data=public, model=model, seed=cfg.seed, granularity=cfg.granularity, **_pretrain(cfg)),
+                fields=('sparsity', 'criterion', 'select_every', 'granularity'), needs_public=True)
 register_method('lsg', lambda cfg, model, public: LowRankSparse(cfg.rank, cfg.density, refresh=cfg.refresh, seed=cfg.seed),
                 fields=('rank', 'density', 'refresh'), check=_lsg_rank)
 
@@ -241,6 +257,7 @@ MODEL, LOCK = 'model.pt', 'dp_sparse.lock'   # the released weights (no noise st
 _MAGIC = b'DPSPARSE-CKPT-1 '                 # header: magic, sha256 of the payload (hex), newline; then torch.save bytes
 _NOT_RUN = ('device', 'out', 'resume', 'overwrite')   # how and where, not what: may differ on resume
 _RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in _NOT_RUN)  # must match to resume
+_ADDED = {'granularity': 'element', 'pretrain_epochs': None, 'pretrain_lr': 0.1}   # fields added after checkpoints were written: the value that meant the old behaviour
 
 class CheckpointError(ConfigError):
     "A checkpoint file that cannot be used: which file and why (reported for --resume)."
@@ -420,7 +437,7 @@ def _resume_state(cfg:TrainConfig, d:Path, owner:bool) -> tuple[dict|None, Path|
 def _check_same_run(cfg:TrainConfig, st:dict, path:Path):
     conf = st.get('config')
     if not isinstance(conf, dict): raise CheckpointError(path, "has no configuration")
-    diff = [k for k in _RUN_KEYS if conf.get(k) != getattr(cfg, k)]
+    diff = [k for k in _RUN_KEYS if conf.get(k, _ADDED.get(k)) != getattr(cfg, k)]
     if diff:
         k = diff[0]; more = f" (also: {', '.join(diff[1:])})" if diff[1:] else ''
         show = (lambda v: 'None' if v is None else 'a secret') if k == 'noise_seed' else repr   # never print a noise seed
@@ -460,6 +477,8 @@ def train(cfg:TrainConfig,                     # the run
         if cfg.overwrite and save and d is not None:
             for n in (CKPT, PREV, MODEL): (d / n).unlink(missing_ok=True)
         model = run['model'].to(dev)
+        if cfg.pretrain_epochs and st is None:   # public data only: costs no privacy (a resumed run restores its weights instead)
+            pretrain_public(model, run['public'], cfg.pretrain_epochs, lr=cfg.pretrain_lr, momentum=cfg.momentum, seed=cfg.seed)
         base = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
         loader = torch.utils.data.DataLoader(run['train'], batch_size=cfg.batch_size)
         subspace = SUBSPACES[cfg.method](cfg, model, run['public'])   # from the seed and public data only

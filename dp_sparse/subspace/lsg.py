@@ -194,7 +194,7 @@ def noise_dim(self:LowRankSparse)->int:
     self._check_bound()
     return sum(p.numel() if pl is None else pl['keep'] for p, pl in zip(self.params, self.plans))
 
-# %% ../../nbs/07_lsg.ipynb #ffad2f6e
+# %% ../../nbs/07_lsg.ipynb #2947543e
 @patch
 def _reflectors(self:LowRankSparse, i:int, dtype:torch.dtype)->tuple[Tensor, Tensor]:
     "The Householder reflectors and scales of the QR of factored weight i's L (those begin_step took Q from), in dtype."
